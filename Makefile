@@ -1,0 +1,41 @@
+# The two commands a learner needs: `make tutorial` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# The tutorial runs offline on the synthetic shapes world unless told otherwise:
+#   make tutorial DATASET=flickr8k
+DATASET ?= shapes
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+.PHONY: setup tutorial test lint bench clean
+
+setup: $(STAMP)  ## make .venv and install everything (quick when already done)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt -e .
+	touch $(STAMP)
+
+tutorial: setup  ## run every notebook in order; executed copies go to runs/<dataset>/notebooks/
+	@mkdir -p runs/$(DATASET)/notebooks
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb ($(DATASET))"; \
+	  CAPTION_DATASET=$(DATASET) $(PY) -m jupyter nbconvert --to notebook --execute \
+	    --ExecutePreprocessor.timeout=3600 --output-dir runs/$(DATASET)/notebooks "$$nb" || exit 1; \
+	done
+	@echo "Executed notebooks are in runs/$(DATASET)/notebooks/"
+
+lint: setup
+	$(PY) -m ruff check .
+
+test: setup lint  ## unit tests, then every notebook under nbval, on the shapes world
+	CAPTION_DATASET=shapes $(PY) -m pytest --nbval-lax --nbval-current-env tests $(NOTEBOOKS)
+
+bench: setup  ## speed and memory ratios against the classic approach
+	$(PY) -m benchmarks
+
+clean:  ## remove the environment, caches and run artifacts (data/ is kept)
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,10 @@
+"""Shared code of the image-captioning series, one module per stage.
+
+The modules follow the data through the series, each using only those before it:
+
+* :mod:`helpers.config`  - settings and paths (notebook 01)
+* :mod:`helpers.data`    - loading Flickr8k, Kaggle and Karpathy layouts (notebook 01)
+* :mod:`helpers.shapes`  - the synthetic shapes world (notebook 01)
+* :mod:`helpers.text`    - caption cleaning and word counts (notebooks 01 and 03)
+* :mod:`helpers.plots`   - figures for any stage
+"""

@@ -1,0 +1,126 @@
+"""Settings of the series, read in one place (taught in notebook 01).
+
+Every notebook starts with a *parameters* cell that calls :func:`get_settings`
+and shows the result, so a learner sees what can change and how. Settings come
+from environment variables, which makes them easy to change for a whole run
+(``CAPTION_DATASET=shapes make tutorial``) and invisible to the code that uses
+them.
+
+| setting          | env variable              | default                              |
+| ---------------- | ------------------------- | ------------------------------------ |
+| dataset          | ``CAPTION_DATASET``       | ``flickr8k``                         |
+| data folder      | ``CAPTION_DATA_DIR``      | ``<repo>/data``                      |
+| run folder       | ``CAPTION_RUN_DIR``       | ``<repo>/runs/<dataset>``            |
+| encoder weights  | ``CAPTION_ENCODER_WEIGHTS`` | ``imagenet`` (``none`` for shapes) |
+| epochs           | ``CAPTION_EPOCHS``        | ``20``                               |
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+DATASETS = ("flickr8k", "shapes", "flickr30k", "coco")
+"""Names :func:`helpers.data.load_dataset` knows."""
+
+REPO_URL = "https://github.com/caption-tutorial/vgg16-lstm-captioning"
+"""Where the series lives; Colab clones it to get ``helpers``."""
+
+
+def repo_root() -> Path:
+    """The repository folder, whatever the current working directory.
+
+    nbval and Jupyter start kernels in ``notebooks/``, a script may run from
+    anywhere: paths are therefore resolved from this file, not from the cwd.
+    ``CAPTION_ROOT`` overrides it (useful when ``helpers`` is installed as a
+    plain package rather than from a clone).
+    """
+    if "CAPTION_ROOT" in os.environ:
+        return Path(os.environ["CAPTION_ROOT"]).expanduser().resolve()
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").exists() or (here / "notebooks").is_dir():
+        return here
+    return Path.cwd().resolve()
+
+
+def in_colab() -> bool:
+    """True inside Google Colab (a fresh VM per notebook, a GPU, internet)."""
+    return "google.colab" in sys.modules
+
+
+def in_kaggle() -> bool:
+    """True inside a Kaggle notebook (datasets are mounted under ``/kaggle/input``)."""
+    return "KAGGLE_KERNEL_RUN_TYPE" in os.environ or Path("/kaggle/input").is_dir()
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number; set it like {name}=20") from None
+    if value < 1:
+        raise ValueError(f"{name}={raw!r} must be at least 1")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run of the series uses; see the module docstring for the variables."""
+
+    dataset: str
+    data_dir: Path
+    run_dir: Path
+    encoder_weights: str
+    epochs: int
+
+    @property
+    def dataset_dir(self) -> Path:
+        """Folder that holds the chosen dataset's files: ``<data dir>/<dataset>``."""
+        return self.data_dir / self.dataset
+
+    def as_table(self) -> str:
+        """The settings as aligned ``name  value`` lines, for a notebook's parameters cell."""
+        rows = {
+            "dataset": self.dataset,
+            "data folder": self.dataset_dir,
+            "run folder": self.run_dir,
+            "encoder weights": self.encoder_weights,
+            "epochs": self.epochs,
+        }
+        width = max(map(len, rows))
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows.items())
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment; keyword arguments win over both.
+
+    >>> get_settings(dataset="shapes").encoder_weights
+    'none'
+    """
+    env = os.environ
+    dataset = str(overrides.get("dataset") or env.get("CAPTION_DATASET") or "flickr8k").lower()
+    if dataset not in DATASETS:
+        raise ValueError(
+            f"Unknown dataset {dataset!r} (from CAPTION_DATASET or the dataset argument); "
+            f"choose one of {', '.join(DATASETS)}."
+        )
+    root = repo_root()
+    data_dir = Path(str(overrides.get("data_dir") or env.get("CAPTION_DATA_DIR") or root / "data"))
+    run_dir = Path(
+        str(overrides.get("run_dir") or env.get("CAPTION_RUN_DIR") or root / "runs" / dataset)
+    )
+    default_weights = "none" if dataset == "shapes" else "imagenet"
+    weights = str(
+        overrides.get("encoder_weights") or env.get("CAPTION_ENCODER_WEIGHTS") or default_weights
+    )
+    epochs_raw = overrides.get("epochs") or env.get("CAPTION_EPOCHS") or "20"
+    epochs = _positive_int("CAPTION_EPOCHS", str(epochs_raw))
+    return Settings(
+        dataset=dataset,
+        data_dir=data_dir.expanduser().resolve(),
+        run_dir=run_dir.expanduser().resolve(),
+        encoder_weights=weights,
+        epochs=epochs,
+    )

@@ -1,0 +1,71 @@
+"""Settings (helpers.config) and caption cleaning (helpers.text)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers.config import get_settings, repo_root
+from helpers.text import clean_caption, word_counts
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_paths_do_not_depend_on_working_directory(monkeypatch, tmp_path):
+    for var in ("CAPTION_DATA_DIR", "CAPTION_RUN_DIR", "CAPTION_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = get_settings(dataset="flickr8k")
+    assert repo_root() == ROOT
+    assert settings.data_dir == ROOT / "data"
+    assert settings.dataset_dir == ROOT / "data" / "flickr8k"
+    assert settings.run_dir == ROOT / "runs" / "flickr8k"
+
+
+def test_defaults_and_environment(monkeypatch, tmp_path):
+    for var in ("CAPTION_DATASET", "CAPTION_ENCODER_WEIGHTS", "CAPTION_EPOCHS"):
+        monkeypatch.delenv(var, raising=False)
+    settings = get_settings()
+    assert (settings.dataset, settings.encoder_weights, settings.epochs) == (
+        "flickr8k",
+        "imagenet",
+        20,
+    )
+    monkeypatch.setenv("CAPTION_DATASET", "shapes")
+    monkeypatch.setenv("CAPTION_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("CAPTION_EPOCHS", "3")
+    settings = get_settings()
+    assert settings.encoder_weights == "none"  # the shapes world needs no ImageNet weights
+    assert settings.run_dir == tmp_path / "run" and settings.epochs == 3
+    assert "encoder weights  none" in settings.as_table()
+    assert get_settings(epochs=5, encoder_weights="imagenet").epochs == 5
+
+
+def test_bad_settings_say_what_to_set(monkeypatch):
+    monkeypatch.setenv("CAPTION_EPOCHS", "many")
+    with pytest.raises(ValueError, match="CAPTION_EPOCHS='many' is not a whole number"):
+        get_settings()
+    monkeypatch.setenv("CAPTION_EPOCHS", "0")
+    with pytest.raises(ValueError, match="at least 1"):
+        get_settings()
+    with pytest.raises(ValueError, match="Unknown dataset 'flickr9k'.*shapes"):
+        get_settings(dataset="flickr9k")
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("A dog, running!", "a dog running"),
+        ("Two  dogs play in the 2nd field .", "two dogs play in the nd field"),
+        ("A child's toy", "a childs toy"),
+        ("   ", ""),
+    ],
+)
+def test_clean_caption(raw, clean):
+    assert clean_caption(raw) == clean
+
+
+def test_word_counts_keep_the_article():
+    counts = word_counts(["A dog .", "a cat, a hat"])
+    assert counts["a"] == 3 and counts["dog"] == 1

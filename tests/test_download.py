@@ -1,0 +1,142 @@
+"""download_flickr8k against a local HTTP server serving zips the test builds.
+
+The zips have the structure of the two real release zips (including their
+``__MACOSX`` folders); the server can cut a download short or serve garbage.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers.data import DatasetError, download_flickr8k, load_dataset
+from tests.fixtures import release_zips, sample_captions
+
+N_IMAGES = 6
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder; ``cut_once`` names files whose first download is cut in half."""
+
+    cut_once: set[str] = set()
+    garbage: set[str] = set()
+    requests: list[str] = []
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):
+        name = self.path.rsplit("/", 1)[-1]
+        type(self).requests.append(name)
+        if name in self.garbage:
+            body = b"<html>rate limit exceeded</html>"
+        elif name in self.cut_once:
+            self.cut_once.discard(name)
+            body = (Path(self.directory) / name).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
+        else:
+            return super().do_GET()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server(tmp_path):
+    captions = sample_captions(N_IMAGES)
+    names = list(captions)
+    folder = release_zips(
+        tmp_path / "release", captions, {"train": names[:4], "val": names[4:5], "test": names[5:]}
+    )
+    Handler.cut_once, Handler.garbage, Handler.requests = set(), set(), []
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(folder))
+    )
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", captions
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_download_unpacks_official_layout_without_macos_files(tmp_path, server):
+    url, captions = server
+    root = download_flickr8k(tmp_path / "flickr8k", base_url=url, expected_images=N_IMAGES)
+    assert not list(root.rglob("__MACOSX")) and not list(root.rglob("._*"))
+    ds = load_dataset("flickr8k", root=root)
+    assert ds.captions == captions
+    assert [len(ds.splits[s]) for s in ("train", "val", "test")] == [4, 1, 1]
+    assert Handler.requests == ["Flickr8k_Dataset.zip", "Flickr8k_text.zip"]
+
+    download_flickr8k(root, base_url=url, expected_images=N_IMAGES)  # already complete
+    assert len(Handler.requests) == 2
+
+
+def test_load_dataset_downloads_when_asked(tmp_path, server, monkeypatch):
+    url, captions = server
+    monkeypatch.setattr("helpers.data.FLICKR8K_URL", url)
+    monkeypatch.setattr("helpers.data.FLICKR8K_IMAGES", N_IMAGES)
+    monkeypatch.setattr(download_flickr8k, "__defaults__", (url, N_IMAGES))
+    ds = load_dataset("flickr8k", root=tmp_path / "f", download=True)
+    assert ds.captions == captions
+
+
+def test_interrupted_download_is_not_kept_and_resumes(tmp_path, server):
+    url, captions = server
+    Handler.cut_once = {"Flickr8k_text.zip"}
+    root = tmp_path / "flickr8k"
+    with pytest.raises(
+        DatasetError, match="(?s)Could not download .*Flickr8k_text.zip.*run the same"
+    ):
+        download_flickr8k(root, base_url=url, expected_images=N_IMAGES)
+    assert not (root / "downloads" / "Flickr8k_text.zip").exists()
+    assert not (root / ".flickr8k-complete").exists()
+
+    download_flickr8k(root, base_url=url, expected_images=N_IMAGES)
+    # the images zip, finished the first time, is not fetched again
+    assert Handler.requests.count("Flickr8k_Dataset.zip") == 1
+    assert load_dataset("flickr8k", root=root).captions == captions
+
+
+def test_truncated_zip_left_by_a_killed_process_is_fetched_again(tmp_path, server):
+    url, captions = server
+    downloads = tmp_path / "flickr8k" / "downloads"
+    downloads.mkdir(parents=True)
+    (downloads / "Flickr8k_Dataset.zip").write_bytes(b"PK\x03\x04 half a zip")
+    root = download_flickr8k(tmp_path / "flickr8k", base_url=url, expected_images=N_IMAGES)
+    assert Handler.requests.count("Flickr8k_Dataset.zip") == 1
+    assert zipfile.is_zipfile(downloads / "Flickr8k_Dataset.zip")
+    assert load_dataset("flickr8k", root=root).captions == captions
+
+
+def test_corrupt_archive_says_what_to_do(tmp_path, server):
+    url, _ = server
+    Handler.garbage = {"Flickr8k_Dataset.zip"}
+    root = tmp_path / "flickr8k"
+    with pytest.raises(DatasetError, match="(?s)Flickr8k_Dataset.zip is not a valid zip.*browser"):
+        download_flickr8k(root, base_url=url, expected_images=N_IMAGES)
+    assert Handler.requests.count("Flickr8k_Dataset.zip") == 2  # tried once more
+    assert not (root / "downloads" / "Flickr8k_Dataset.zip").exists()
+    assert not (root / ".flickr8k-complete").exists()
+
+
+def test_wrong_image_count_is_reported(tmp_path, server):
+    url, _ = server
+    with pytest.raises(DatasetError, match=f"Expected 8091 images .* found {N_IMAGES}"):
+        download_flickr8k(tmp_path / "f", base_url=url)
+
+
+def test_unreachable_server_says_how_to_work_offline(tmp_path):
+    with pytest.raises(DatasetError, match="(?s)Without internet.*CAPTION_DATASET=shapes"):
+        download_flickr8k(tmp_path / "f", base_url="http://127.0.0.1:9", expected_images=1)

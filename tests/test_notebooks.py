@@ -1,0 +1,42 @@
+"""Committed notebooks: no outputs (except checked ones), and the series' template."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, f"no notebooks in {NOTEBOOK_DIR}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    cells = json.loads(path.read_text())["cells"]
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        if "# NBVAL_CHECK_OUTPUT" in source:
+            assert cell["outputs"], f"{path.name} cell {index}: checked output is missing"
+        else:
+            assert not cell["outputs"], f"{path.name} cell {index} has outputs; clear them"
+            assert cell["execution_count"] is None, f"{path.name} cell {index}: execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_follows_the_template(path):
+    cells = json.loads(path.read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells)
+    assert cells[0]["source"][0].startswith("# "), "starts with a title"
+    assert f"blob/main/notebooks/{path.name}" in text, "Colab badge points at this notebook"
+    for heading in ("## Overview", "## Setup", "## Summary", "## Exercises"):
+        assert heading in text, f"{path.name} lacks a '{heading}' section"
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), (
+        f"{path.name} has no cell tagged 'parameters'"
+    )

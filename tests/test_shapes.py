@@ -1,0 +1,100 @@
+"""The shapes world: deterministic, in the Flickr8k layout, captions that tell the truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers.data import load_dataset
+from helpers.shapes import BACKGROUNDS, COLOURS, SHAPES, load_scenes, make_shapes_world
+from helpers.text import clean_caption
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    return load_dataset("shapes", root=root, n_images=60, seed=3)
+
+
+def test_world_is_in_flickr8k_layout(world):
+    assert world.layout == "official"
+    assert world.report.is_clean
+    assert len(world.captions) == 60
+    assert {s: len(n) for s, n in world.splits.items()} == {"train": 48, "val": 6, "test": 6}
+    assert all(len(set(c)) == 5 for c in world.captions.values()), "five different phrasings"
+    with Image.open(world.image_path(world.splits["test"][0])) as image:
+        assert image.format == "JPEG" and image.size == (224, 224) and image.mode == "RGB"
+
+
+def test_same_seed_same_world_other_seed_other_world(tmp_path, world):
+    again = load_dataset("shapes", root=tmp_path / "again", n_images=60, seed=3)
+    assert again.captions == world.captions
+    name = world.splits["train"][0]
+    assert np.array_equal(
+        np.asarray(Image.open(again.image_path(name))),
+        np.asarray(Image.open(world.image_path(name))),
+    )
+    other = load_dataset("shapes", root=tmp_path / "other", n_images=60, seed=4)
+    assert other.captions != world.captions
+
+
+def test_changed_settings_rebuild_the_world(tmp_path):
+    root = tmp_path / "w"
+    assert len(load_dataset("shapes", root=root, n_images=20).captions) == 20
+    assert len(load_dataset("shapes", root=root, n_images=30).captions) == 30
+    assert not (tmp_path / "w.partial").exists()
+
+
+def test_captions_name_what_is_in_the_picture(world):
+    scenes = load_scenes(world.root)
+    for name, captions in world.captions.items():
+        scene = scenes[name]
+        words = set(" ".join(clean_caption(c) for c in captions).split())
+        for thing in scene.things:
+            assert {thing.colour, thing.shape} <= words | {thing.shape + "s"}, (name, captions)
+        assert scene.background in words
+        mentioned_colours = words & set(COLOURS) - {scene.background}
+        assert mentioned_colours == {t.colour for t in scene.things}, (name, captions)
+        assert words & set(SHAPES) | {w[:-1] for w in words} & set(SHAPES) == {
+            t.shape for t in scene.things
+        }
+
+
+def test_relations_match_positions(world):
+    scenes = load_scenes(world.root)
+    checked = 0
+    for name, captions in world.captions.items():
+        things = scenes[name].things
+        for caption in captions:
+            text = clean_caption(caption)
+            if (
+                len(things) == 2
+                and " to the left of " in text
+                and text.startswith(f"a {things[0].colour} {things[0].shape}")
+            ):
+                assert things[0].x < things[1].x
+                checked += 1
+            if len(things) == 2 and " above " in text:
+                assert things[0].y < things[1].y
+                checked += 1
+    assert checked > 5
+
+
+def test_image_pixels_show_the_scene(world):
+    scenes = load_scenes(world.root)
+    for name in list(world.captions)[:10]:
+        scene = scenes[name]
+        pixels = np.asarray(Image.open(world.image_path(name))).astype(int)
+        corner = pixels[:4, :4].reshape(-1, 3).mean(axis=0)
+        assert np.abs(corner - BACKGROUNDS[scene.background]).max() < 20 or any(
+            t.x < 40 and t.y < 40 for t in scene.things
+        )
+        for t in scene.things:
+            centre = pixels[t.y, t.x]
+            assert np.abs(centre - COLOURS[t.colour]).max() < 40, (name, t)
+
+
+def test_too_small_world_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="at least 10 images"):
+        make_shapes_world(tmp_path, n_images=3)
