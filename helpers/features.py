@@ -1,0 +1,340 @@
+"""Image features from VGG16, computed once and cached (notebook 02).
+
+The captioner never sees pixels: it sees what VGG16, a network trained to
+recognise ImageNet's 1,000 classes, makes of them. We take the 4,096 numbers of
+its second fully connected layer ``fc2`` (the last layer before the class
+scores) and, for the attention notebook, the 14x14x512 grid of the last
+convolution ``block5_conv3``, both from one forward pass.
+
+Extraction is the slowest step of the series, so its result is cached in the
+run folder and the cache is treated with care:
+
+* it records what made it (dataset, weights, layers, image size) and is rebuilt,
+  not reused, when any of that changes;
+* it is written batch by batch into memory-mapped ``.npy`` files, with a mask of
+  finished batches saved after each one, so an interrupted extraction resumes
+  where it stopped and a cache never looks complete when it is not;
+* reading it does not load it all into memory (Flickr8k's grids are gigabytes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SIZE = 224
+FC2_LAYER, GRID_LAYER = "fc2", "block5_conv3"
+FC2_DIM, GRID_SHAPE = 4096, (14, 14, 512)
+# ImageNet's mean pixel in BGR order, as VGG16 was trained ("caffe" preprocessing).
+VGG_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+
+
+class ImageLoadError(ValueError):
+    """An image file that cannot be read; the message names the file."""
+
+
+class EncoderWeightsError(RuntimeError):
+    """The encoder's weights could not be had; the message lists the offline choices."""
+
+
+# --------------------------------------------------------------------------
+# Images in, arrays out
+# --------------------------------------------------------------------------
+
+
+def read_rgb(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Any image file as a ``size x size x 3`` uint8 RGB array.
+
+    JPEG or PNG whatever the file's suffix says; grayscale, palette, CMYK and
+    RGBA images are converted (transparency becomes white). A file that is not
+    an image raises :class:`ImageLoadError` naming it.
+    """
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("RGBA", "LA") or "transparency" in image.info:
+                rgba = image.convert("RGBA")
+                image = Image.new("RGB", rgba.size, "white")
+                image.paste(rgba, mask=rgba.getchannel("A"))
+            image = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+            return np.asarray(image, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise ImageLoadError(f"cannot read image {path}: {err}") from None
+
+
+def preprocess(rgb: np.ndarray) -> np.ndarray:
+    """VGG16's own preprocessing: RGB to BGR, minus ImageNet's mean pixel.
+
+    The same as ``keras.applications.vgg16.preprocess_input``, written out so
+    you can see it (and so loading images needs no TensorFlow).
+    """
+    return rgb[..., ::-1].astype(np.float32) - VGG_MEAN_BGR
+
+
+def load_image(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
+    """An image file ready for VGG16: ``size x size x 3`` float32, preprocessed."""
+    return preprocess(read_rgb(path, size))
+
+
+# --------------------------------------------------------------------------
+# The encoder
+# --------------------------------------------------------------------------
+
+
+def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0):
+    """VGG16 cut at ``fc2`` (and ``block5_conv3`` when ``grid``), layers taken by name.
+
+    ``weights``: ``"imagenet"`` (downloaded once by Keras, about 528 MB),
+    ``"none"`` (random initialisation from ``seed``: no download, the same
+    network on every machine) or the path of a VGG16 weights file.
+    """
+    import keras
+
+    if weights == "none":
+        keras.utils.set_random_seed(seed)
+        base = keras.applications.VGG16(weights=None)
+    elif weights == "imagenet":
+        try:
+            base = keras.applications.VGG16(weights="imagenet")
+        except Exception as err:
+            raise EncoderWeightsError(
+                f"Could not get VGG16's ImageNet weights ({err}).\n"
+                "Keras downloads them once (about 528 MB) into ~/.keras/models/. Offline you can:\n"
+                "  * copy vgg16_weights_tf_dim_ordering_tf_kernels.h5 from a machine with "
+                "internet and set CAPTION_ENCODER_WEIGHTS=/path/to/that/file, or\n"
+                "  * set CAPTION_ENCODER_WEIGHTS=none for a randomly initialised encoder "
+                "(fine on the shapes world, poor on real photos)."
+            ) from err
+    else:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise EncoderWeightsError(
+                f"CAPTION_ENCODER_WEIGHTS={weights!r} is neither 'imagenet', 'none' nor a file."
+            )
+        try:
+            base = keras.applications.VGG16(weights=str(path))
+        except Exception as err:
+            raise EncoderWeightsError(f"{path} is not a VGG16 weights file: {err}") from err
+    layers = [FC2_LAYER, GRID_LAYER] if grid else [FC2_LAYER]
+    outputs = [base.get_layer(name).output for name in layers]
+    return keras.Model(base.input, outputs, name="vgg16_encoder")
+
+
+# --------------------------------------------------------------------------
+# The batched tf.data pipeline
+# --------------------------------------------------------------------------
+
+
+def _load_or_blank(path: bytes) -> tuple[np.ndarray, bool]:
+    try:
+        return load_image(path.decode()), True
+    except ImageLoadError:
+        return np.zeros((IMAGE_SIZE, IMAGE_SIZE, 3), np.float32), False
+
+
+def image_batches(paths: list[str], batch_size: int = 32):
+    """A ``tf.data`` pipeline of ``(images, readable)`` batches.
+
+    Decoding and resizing run in parallel threads (``num_parallel_calls``) and
+    ``prefetch`` prepares the next batch while VGG16 works on this one, so the
+    network, not the disk, sets the pace. Unreadable files come out as blank
+    images with ``readable`` False instead of stopping the pipeline.
+    """
+    import tensorflow as tf
+
+    def load(path):
+        image, ok = tf.numpy_function(_load_or_blank, [path], [tf.float32, tf.bool])
+        image.set_shape((IMAGE_SIZE, IMAGE_SIZE, 3))
+        ok.set_shape(())
+        return image, ok
+
+    return (
+        tf.data.Dataset.from_tensor_slices(paths)
+        .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+# --------------------------------------------------------------------------
+# The cache
+# --------------------------------------------------------------------------
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically: a temporary file renamed over the target."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+@dataclass
+class FeatureCache:
+    """Features of a dataset's images, stored in ``folder`` (see the module docstring)."""
+
+    folder: Path
+
+    @property
+    def meta(self) -> dict:
+        return json.loads((self.folder / "meta.json").read_text())
+
+    @property
+    def names(self) -> list[str]:
+        return self.meta["names"]
+
+    @property
+    def complete(self) -> bool:
+        """True only when every batch was written and the cache was closed."""
+        path = self.folder / "meta.json"
+        return path.exists() and self.meta.get("complete", False)
+
+    @property
+    def failed(self) -> list[str]:
+        """Images that could not be read (no features)."""
+        return self.meta.get("failed", [])
+
+    @property
+    def available(self) -> list[str]:
+        """Images that have features."""
+        failed = set(self.failed)
+        return [n for n in self.names if n not in failed]
+
+    def _index(self, names: list[str]) -> np.ndarray:
+        position = {n: i for i, n in enumerate(self.names)}
+        missing = [n for n in names if n not in position or n in set(self.failed)]
+        if missing:
+            raise KeyError(f"no features for {len(missing)} images, e.g. {missing[:3]}")
+        return np.array([position[n] for n in names], dtype=np.int64)
+
+    def get(self, names: list[str], layer: str = FC2_LAYER) -> np.ndarray:
+        """Features of ``names`` (in that order), read from disk without loading the rest."""
+        if not self.complete:
+            raise RuntimeError(f"the feature cache in {self.folder} is not complete")
+        array = np.load(self.folder / f"{layer}.npy", mmap_mode="r")
+        return np.asarray(array[self._index(names)])
+
+    def normalizer(self, train_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of ``fc2`` over the training images, kept in the cache.
+
+        With a randomly initialised encoder the features' scale is arbitrary;
+        standardising them (with training statistics only) gives the decoder
+        inputs of a sensible size whatever the encoder.
+        """
+        path = self.folder / "fc2_stats.npz"
+        key = hashlib.sha1("\n".join(sorted(train_names)).encode()).hexdigest()
+        if path.exists():
+            stats = np.load(path)
+            if str(stats["key"]) == key:
+                return stats["mean"], stats["std"]
+        features = self.get(train_names)
+        mean = features.mean(axis=0)
+        std = features.std(axis=0) + 1e-6
+        tmp = self.folder / "fc2_stats.tmp.npz"
+        np.savez(tmp, mean=mean, std=std, key=key)
+        os.replace(tmp, path)
+        return mean, std
+
+
+def cache_settings(dataset_name: str, weights: str, grid: bool) -> dict:
+    """What makes a cache: a cache made with other settings is not reused."""
+    return {
+        "dataset": dataset_name,
+        "encoder": "VGG16",
+        "weights": weights,
+        "layers": [FC2_LAYER, GRID_LAYER] if grid else [FC2_LAYER],
+        "image_size": IMAGE_SIZE,
+    }
+
+
+def extract_features(
+    dataset,
+    run_dir: str | Path,
+    weights: str = "imagenet",
+    grid: bool = False,
+    batch_size: int = 32,
+    progress: bool = True,
+    stop_after_batches: int | None = None,
+) -> FeatureCache:
+    """Compute (or resume, or reuse) the feature cache of every image of ``dataset``.
+
+    Returns the :class:`FeatureCache` in ``<run_dir>/features``. Unreadable
+    images are skipped and listed in ``cache.failed``. ``stop_after_batches``
+    stops early, as an interruption would (used by the tests and notebook 02).
+    """
+    from tqdm.auto import tqdm
+
+    folder = Path(run_dir) / "features"
+    cache = FeatureCache(folder)
+    wanted = cache_settings(dataset.name, weights, grid)
+    names = sorted(dataset.captions)
+    meta_path = folder / "meta.json"
+    meta = cache.meta if meta_path.exists() else None
+    if meta is None or meta["settings"] != wanted or meta["names"] != names:
+        shutil.rmtree(folder, ignore_errors=True)  # stale or absent: start afresh
+        folder.mkdir(parents=True)
+        np.lib.format.open_memmap(folder / "fc2.npy", "w+", np.float32, (len(names), FC2_DIM))
+        if grid:  # float16 halves the size of the grid (Flickr8k: 1.6 GB instead of 3.2)
+            shape = (len(names), *GRID_SHAPE)
+            np.lib.format.open_memmap(folder / f"{GRID_LAYER}.npy", "w+", np.float16, shape)
+        meta = {"settings": wanted, "names": names, "batch_size": batch_size,
+                "done_batches": [], "failed": [], "complete": False}
+        _write_json(meta_path, meta)
+    if meta["complete"]:
+        return cache
+
+    batch_size = meta["batch_size"]  # a resumed run keeps the batches of the first run
+    n_batches = -(-len(names) // batch_size)
+    todo = [b for b in range(n_batches) if b not in set(meta["done_batches"])]
+    if not todo:
+        meta["complete"] = True
+        _write_json(meta_path, meta)
+        return cache
+
+    import tensorflow as tf
+
+    encoder = build_encoder(weights, grid=grid)
+    run = tf.function(lambda x: encoder(x, training=False), reduce_retracing=True)
+    fc2 = np.load(folder / "fc2.npy", mmap_mode="r+")
+    grids = np.load(folder / f"{GRID_LAYER}.npy", mmap_mode="r+") if grid else None
+    # Only the unfinished batches go through the pipeline, in their original groups.
+    order = [i for b in todo for i in range(b * batch_size, min((b + 1) * batch_size, len(names)))]
+    paths = [str(dataset.image_path(names[i])) for i in order]
+    bar = tqdm(total=len(names), initial=len(names) - len(order), unit="img",
+               desc="VGG16 features", disable=not progress)
+    for step, (images, readable) in enumerate(image_batches(paths, batch_size)):
+        b = todo[step]
+        rows = slice(b * batch_size, b * batch_size + len(images))
+        outputs = run(images)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        fc2[rows] = outputs[0].numpy()
+        if grids is not None:
+            grids[rows] = outputs[1].numpy().astype(np.float16)
+        fc2.flush()
+        if grids is not None:
+            grids.flush()
+        bad = [names[rows.start + i] for i, ok in enumerate(readable.numpy()) if not ok]
+        meta["failed"] += bad
+        meta["done_batches"].append(b)
+        _write_json(meta_path, meta)  # only now is this batch counted as done
+        bar.update(len(images))
+        if stop_after_batches is not None and step + 1 >= stop_after_batches:
+            bar.close()
+            return cache
+    bar.close()
+    meta["complete"] = True
+    _write_json(meta_path, meta)
+    if meta["failed"]:
+        import warnings
+
+        warnings.warn(
+            f"skipped {len(meta['failed'])} unreadable images: {', '.join(meta['failed'][:5])}",
+            stacklevel=2,
+        )
+    return cache

@@ -1,0 +1,186 @@
+"""Image loading, the VGG16 encoder and the resumable feature cache (helpers.features)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers.data import load_dataset
+from helpers.features import (
+    FC2_DIM,
+    GRID_LAYER,
+    EncoderWeightsError,
+    ImageLoadError,
+    build_encoder,
+    extract_features,
+    load_image,
+    preprocess,
+    read_rgb,
+)
+from tests.fixtures import write_jpeg
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "CMYK", "P", "LA"])
+def test_every_image_mode_becomes_rgb(tmp_path, mode):
+    suffix = ".jpg" if mode in ("RGB", "L", "CMYK") else ".png"
+    path = write_jpeg(tmp_path / f"x{suffix}", colour=(200, 30, 30), mode=mode, size=(50, 30))
+    rgb = read_rgb(path)
+    assert rgb.shape == (224, 224, 3) and rgb.dtype == np.uint8
+    if mode in ("RGB", "RGBA", "CMYK", "P"):
+        assert rgb[112, 112, 0] > 150 and rgb[112, 112, 1] < 80  # still red
+
+
+def test_transparent_pixels_become_white(tmp_path):
+    path = tmp_path / "clear.png"
+    Image.new("RGBA", (10, 10), (0, 0, 0, 0)).save(path)
+    assert (read_rgb(path) == 255).all()
+
+
+def test_png_named_jpeg_is_read(tmp_path):
+    path = tmp_path / "really_a_png.jpg"
+    Image.new("RGB", (20, 20), (0, 0, 255)).save(path, format="PNG")
+    assert read_rgb(path)[0, 0, 2] == 255
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\xff\xd8\xff\xe0 truncated"])
+def test_unreadable_files_name_themselves(tmp_path, content):
+    path = tmp_path / "broken.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ImageLoadError, match="broken.jpg"):
+        read_rgb(path)
+
+
+def test_preprocessing_matches_keras():
+    from keras.applications.vgg16 import preprocess_input
+
+    rgb = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3)).astype(np.uint8)
+    np.testing.assert_allclose(preprocess(rgb), preprocess_input(rgb.astype(np.float32)), atol=1e-4)
+
+
+def test_bad_weights_setting_is_explained(tmp_path):
+    with pytest.raises(EncoderWeightsError, match="neither 'imagenet', 'none' nor a file"):
+        build_encoder(str(tmp_path / "nope.h5"))
+    (tmp_path / "bad.h5").write_bytes(b"junk")
+    with pytest.raises(EncoderWeightsError, match="not a VGG16 weights file"):
+        build_encoder(str(tmp_path / "bad.h5"))
+
+
+def test_imagenet_download_failure_names_offline_choices(monkeypatch):
+    import keras
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure: no network")
+
+    monkeypatch.setattr(keras.applications, "VGG16", offline)
+    with pytest.raises(EncoderWeightsError, match="(?s)CAPTION_ENCODER_WEIGHTS=none"):
+        build_encoder("imagenet")
+
+
+@pytest.fixture(scope="module")
+def small_world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    ds = load_dataset("shapes", root=root, n_images=10)
+    # a corrupt file among the images: skipped and reported, not a crash
+    (ds.image_path(ds.splits["test"][0])).write_bytes(b"this is not a jpeg")
+    return ds
+
+
+@pytest.fixture(scope="module")
+def full_cache(small_world, tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):
+        return extract_features(small_world, run, weights="none", grid=True, batch_size=4,
+                                progress=False)
+
+
+def test_extraction_shapes_and_failures(full_cache, small_world):
+    assert full_cache.complete
+    assert full_cache.failed == [small_world.splits["test"][0]]
+    names = full_cache.available
+    assert len(names) == 9
+    fc2 = full_cache.get(names)
+    assert fc2.shape == (9, FC2_DIM) and np.isfinite(fc2).all()
+    grid = full_cache.get(names[:2], layer=GRID_LAYER)
+    assert grid.shape == (2, 14, 14, 512)
+    with pytest.raises(KeyError, match="no features"):
+        full_cache.get(full_cache.failed)
+
+
+def test_batched_features_equal_one_image_at_a_time(full_cache, small_world):
+    encoder = build_encoder("none")
+    name = full_cache.available[5]
+    single = encoder.predict(load_image(small_world.image_path(name))[None], verbose=0)
+    np.testing.assert_allclose(full_cache.get([name])[0], single[0], rtol=1e-4, atol=1e-4)
+
+
+def test_interrupted_extraction_resumes_to_the_same_features(full_cache, small_world, tmp_path):
+    partial = extract_features(small_world, tmp_path, weights="none", grid=True, batch_size=4,
+                               progress=False, stop_after_batches=1)
+    assert not partial.complete
+    with pytest.raises(RuntimeError, match="not complete"):
+        partial.get(partial.names[:1])
+    with pytest.warns(UserWarning):
+        resumed = extract_features(small_world, tmp_path, weights="none", grid=True,
+                                   batch_size=8, progress=False)  # batch size of the first run wins
+    assert resumed.complete and resumed.meta["batch_size"] == 4
+    names = full_cache.available
+    assert np.array_equal(resumed.get(names), full_cache.get(names))
+    assert np.array_equal(resumed.get(names, GRID_LAYER), full_cache.get(names, GRID_LAYER))
+
+
+def test_stale_cache_is_rebuilt(small_world, tmp_path):
+    with pytest.warns(UserWarning):
+        first = extract_features(small_world, tmp_path, weights="none", batch_size=8,
+                                 progress=False)
+    assert first.meta["settings"]["layers"] == ["fc2"]
+    with pytest.warns(UserWarning):
+        again = extract_features(small_world, tmp_path, weights="none", grid=True, batch_size=8,
+                                 progress=False)
+    assert again.meta["settings"]["layers"] == ["fc2", GRID_LAYER]
+    assert (tmp_path / "features" / f"{GRID_LAYER}.npy").exists()
+
+
+def test_normalizer_uses_training_images_only(full_cache, small_world):
+    train = [n for n in small_world.splits["train"] if n in full_cache.available]
+    mean, std = full_cache.normalizer(train)
+    np.testing.assert_allclose(mean, full_cache.get(train).mean(axis=0), rtol=1e-5)
+    z = (full_cache.get(train) - mean) / std
+    assert abs(z.mean()) < 1e-3
+
+
+
+
+def test_extraction_killed_mid_way_resumes_exactly(full_cache, small_world, tmp_path):
+    """A real kill (SIGKILL) during extraction, then a second run finishes the job."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys; from helpers.data import load_dataset; "
+        "from helpers.features import extract_features; "
+        f"ds = load_dataset('shapes', root={str(small_world.root)!r}, n_images=10); "
+        f"extract_features(ds, {str(tmp_path)!r}, weights='none', grid=True, batch_size=4, "
+        "progress=False)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], env={**os.environ})
+    meta = tmp_path / "features" / "meta.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and child.poll() is None:
+        if meta.exists() and json.loads(meta.read_text())["done_batches"]:
+            child.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL, "the child finished before it could be killed"
+    assert not json.loads(meta.read_text())["complete"]
+    with pytest.warns(UserWarning):
+        resumed = extract_features(small_world, tmp_path, weights="none", grid=True,
+                                   batch_size=4, progress=False)
+    names = full_cache.available
+    assert np.array_equal(resumed.get(names), full_cache.get(names))
+    assert np.array_equal(resumed.get(names, GRID_LAYER), full_cache.get(names, GRID_LAYER))
