@@ -1,9 +1,17 @@
 """pytest set-up shared by the unit tests and the notebook tests (nbval).
 
-Tests and notebooks run on the offline shapes world unless a caller chooses
-otherwise; kernels started by nbval inherit this environment.
+Tests and notebooks run on the offline shapes world, made small so the whole
+series runs quickly on a CPU, with data and run folders of their own so a
+learner's `make tutorial` results are never touched. Kernels started by nbval
+inherit this environment. A caller can override any of it.
 """
 
 import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
 
 os.environ.setdefault("CAPTION_DATASET", "shapes")
+os.environ.setdefault("CAPTION_SHAPES_IMAGES", "200")
+os.environ.setdefault("CAPTION_DATA_DIR", str(ROOT / "data" / "ci"))
+os.environ.setdefault("CAPTION_RUN_DIR", str(ROOT / "runs" / "ci"))

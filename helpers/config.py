@@ -13,6 +13,7 @@ them.
 | run folder       | ``CAPTION_RUN_DIR``       | ``<repo>/runs/<dataset>``            |
 | encoder weights  | ``CAPTION_ENCODER_WEIGHTS`` | ``imagenet`` (``none`` for shapes) |
 | epochs           | ``CAPTION_EPOCHS``        | ``20``                               |
+| shapes images    | ``CAPTION_SHAPES_IMAGES`` | ``1000`` (size of the shapes world)  |
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class Settings:
     run_dir: Path
     encoder_weights: str
     epochs: int
+    shapes_images: int = 1000
 
     @property
     def dataset_dir(self) -> Path:
@@ -89,6 +91,8 @@ class Settings:
             "encoder weights": self.encoder_weights,
             "epochs": self.epochs,
         }
+        if self.dataset == "shapes":
+            rows["shapes images"] = self.shapes_images
         width = max(map(len, rows))
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows.items())
 
@@ -117,10 +121,12 @@ def get_settings(**overrides: object) -> Settings:
     )
     epochs_raw = overrides.get("epochs") or env.get("CAPTION_EPOCHS") or "20"
     epochs = _positive_int("CAPTION_EPOCHS", str(epochs_raw))
+    shapes_raw = overrides.get("shapes_images") or env.get("CAPTION_SHAPES_IMAGES") or "1000"
     return Settings(
         dataset=dataset,
         data_dir=data_dir.expanduser().resolve(),
         run_dir=run_dir.expanduser().resolve(),
         encoder_weights=weights,
         epochs=epochs,
+        shapes_images=_positive_int("CAPTION_SHAPES_IMAGES", str(shapes_raw)),
     )

@@ -496,7 +496,8 @@ def load_dataset(
             (the seed tutorial's 90%/10%) or ``"karpathy"`` (the split in a
             ``dataset_<name>.json`` in ``root``).
         download: fetch Flickr8k with :func:`download_flickr8k` when it is missing.
-        shapes_options: ``n_images`` and ``seed`` of the shapes world.
+        shapes_options: ``n_images`` (default: the ``CAPTION_SHAPES_IMAGES``
+            setting) and ``seed`` of the shapes world.
 
     Loading reports what it dropped in ``dataset.report`` and warns when
     anything was dropped. A missing dataset raises
@@ -509,6 +510,7 @@ def load_dataset(
     if name == "shapes":
         from helpers.shapes import make_shapes_world
 
+        shapes_options.setdefault("n_images", settings.shapes_images)
         make_shapes_world(root, **shapes_options)
         dataset = read_official_layout(root, split=split, name="shapes")
     elif split == "karpathy" or name in ("flickr30k", "coco"):

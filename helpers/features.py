@@ -235,7 +235,10 @@ class FeatureCache:
                 return stats["mean"], stats["std"]
         features = self.get(train_names)
         mean = features.mean(axis=0)
-        std = features.std(axis=0) + 1e-6
+        std = features.std(axis=0)
+        # Units that hardly ever fire would be blown up by their tiny spread:
+        # give every unit at least a tenth of the average spread.
+        std = np.maximum(std, 0.1 * std.mean() + 1e-8)
         tmp = self.folder / "fc2_stats.tmp.npz"
         np.savez(tmp, mean=mean, std=std, key=key)
         os.replace(tmp, path)

@@ -69,3 +69,31 @@ def plot_word_frequencies(counts: Counter, top: int = 25, title: str = "") -> Fi
     ax.set(xlabel="occurrences", title=title or f"the {top} most frequent words")
     fig.tight_layout()
     return fig
+
+
+def plot_projection(points, labels: Sequence[str], title: str = "") -> Figure:
+    """A 2-D scatter of projected features, one colour per label (notebook 02)."""
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    for label in sorted(set(labels)):
+        mask = [lab == label for lab in labels]
+        ax.scatter(points[mask, 0], points[mask, 1], s=12, alpha=0.7, label=label)
+    ax.legend(fontsize=8, markerscale=1.5)
+    ax.set(xlabel="component 1", ylabel="component 2", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_vocabulary_tradeoff(
+    min_counts: Sequence[int], sizes: Sequence[int], coverages: Sequence[float]
+) -> Figure:
+    """Vocabulary size and word coverage against the minimum word count (notebook 03)."""
+    fig, left = plt.subplots(figsize=(7, 3.8))
+    left.plot(min_counts, sizes, "o-", color="tab:blue")
+    left.set_xlabel("minimum count of a word in the training captions")
+    left.set_ylabel("vocabulary size", color="tab:blue")
+    right = left.twinx()
+    right.plot(min_counts, [100 * c for c in coverages], "s--", color="tab:red")
+    right.set_ylabel("validation words covered (%)", color="tab:red")
+    left.set_title("a smaller vocabulary covers a little less text")
+    fig.tight_layout()
+    return fig
