@@ -5,6 +5,7 @@ The modules follow the data through the series, each using only those before it:
 * :mod:`helpers.config`  - settings and paths (notebook 01)
 * :mod:`helpers.data`    - loading Flickr8k, Kaggle and Karpathy layouts (notebook 01)
 * :mod:`helpers.shapes`  - the synthetic shapes world (notebook 01)
-* :mod:`helpers.text`    - caption cleaning and word counts (notebooks 01 and 03)
+* :mod:`helpers.features` - VGG16 features and their cache (notebook 02)
+* :mod:`helpers.text`    - caption cleaning, word counts, the vocabulary (notebooks 01 and 03)
 * :mod:`helpers.plots`   - figures for any stage
 """
