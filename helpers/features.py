@@ -207,8 +207,10 @@ class FeatureCache:
         return [n for n in self.names if n not in failed]
 
     def _index(self, names: list[str]) -> np.ndarray:
-        position = {n: i for i, n in enumerate(self.names)}
-        missing = [n for n in names if n not in position or n in set(self.failed)]
+        meta = self.meta  # read meta.json once, not once per name
+        position = {n: i for i, n in enumerate(meta["names"])}
+        failed = set(meta["failed"])
+        missing = [n for n in names if n not in position or n in failed]
         if missing:
             raise KeyError(f"no features for {len(missing)} images, e.g. {missing[:3]}")
         return np.array([position[n] for n in names], dtype=np.int64)
@@ -294,7 +296,8 @@ def extract_features(
 
     batch_size = meta["batch_size"]  # a resumed run keeps the batches of the first run
     n_batches = -(-len(names) // batch_size)
-    todo = [b for b in range(n_batches) if b not in set(meta["done_batches"])]
+    done = set(meta["done_batches"])
+    todo = [b for b in range(n_batches) if b not in done]
     if not todo:
         meta["complete"] = True
         _write_json(meta_path, meta)
