@@ -46,6 +46,20 @@ def repo_root() -> Path:
     return Path.cwd().resolve()
 
 
+def write_atomically(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file renamed over it.
+
+    A run that is killed mid-write leaves either the old file or the new one,
+    never half a file: every artifact of the run folder is written this way.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
 def in_colab() -> bool:
     """True inside Google Colab (a fresh VM per notebook, a GPU, internet)."""
     return "google.colab" in sys.modules

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from helpers.config import write_atomically
+
 IMAGE_SIZE = 224
 FC2_LAYER, GRID_LAYER = "fc2", "block5_conv3"
 FC2_DIM, GRID_SHAPE = 4096, (14, 14, 512)
@@ -169,10 +171,7 @@ def image_batches(paths: list[str], batch_size: int = 32):
 
 
 def _write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically: a temporary file renamed over the target."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(data, indent=1))
 
 
 @dataclass
@@ -258,6 +257,13 @@ def cache_settings(dataset_name: str, weights: str, grid: bool) -> dict:
     }
 
 
+def _covers(cached: dict, wanted: dict) -> bool:
+    """True when a cache made with ``cached`` settings holds everything ``wanted`` asks for."""
+    same = {k: v for k, v in cached.items() if k != "layers"}
+    return (same == {k: v for k, v in wanted.items() if k != "layers"}
+            and set(wanted["layers"]) <= set(cached["layers"]))
+
+
 def extract_features(
     dataset,
     run_dir: str | Path,
@@ -281,6 +287,8 @@ def extract_features(
     names = sorted(dataset.captions)
     meta_path = folder / "meta.json"
     meta = cache.meta if meta_path.exists() else None
+    if meta is not None and not grid and _covers(meta["settings"], wanted):
+        wanted = meta["settings"]  # a cache that also holds the grid serves fc2 as it is
     if meta is None or meta["settings"] != wanted or meta["names"] != names:
         shutil.rmtree(folder, ignore_errors=True)  # stale or absent: start afresh
         folder.mkdir(parents=True)

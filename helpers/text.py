@@ -9,11 +9,12 @@ here it stays, so generated captions read like sentences.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+
+from helpers.config import write_atomically
 
 _NOT_LETTERS = re.compile(r"[^a-z ]+")
 
@@ -114,12 +115,7 @@ class Vocabulary:
 
     def save(self, path: str | Path) -> Path:
         """Write the vocabulary as JSON, atomically (temp file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1))
-        os.replace(tmp, path)
-        return path
+        return write_atomically(path, json.dumps(self.to_dict(), indent=1))
 
     @classmethod
     def load(cls, path: str | Path) -> Vocabulary:

@@ -139,6 +139,11 @@ def test_stale_cache_is_rebuilt(small_world, tmp_path):
                                  progress=False)
     assert again.meta["settings"]["layers"] == ["fc2", GRID_LAYER]
     assert (tmp_path / "features" / f"{GRID_LAYER}.npy").exists()
+    # asking for fc2 alone reuses the cache that also holds the grid
+    stamp = (tmp_path / "features" / "fc2.npy").stat().st_mtime_ns
+    fc2_only = extract_features(small_world, tmp_path, weights="none", progress=False)
+    assert fc2_only.meta["settings"]["layers"] == ["fc2", GRID_LAYER]
+    assert (tmp_path / "features" / "fc2.npy").stat().st_mtime_ns == stamp
 
 
 def test_normalizer_uses_training_images_only(full_cache, small_world):

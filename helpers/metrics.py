@@ -1,0 +1,131 @@
+"""Scoring generated captions: BLEU and the COCO caption metrics (notebook 06).
+
+BLEU counts how many of a caption's n-grams (runs of 1, 2, 3, 4 words) occur
+in the human captions of the same image, over the whole test set at once
+(*corpus* BLEU), and punishes captions shorter than the references. BLEU-n is
+the **cumulative** score: the geometric mean of the 1- to n-gram precisions,
+weights ``(1/n, ..., 1/n)``.
+
+Two mistakes of the classic tutorials inflate the numbers, and both are
+avoided here (notebook 06 shows their effect):
+
+* leaving ``startseq``/``endseq`` (or ``<start>``/``<end>``) in the captions:
+  every caption then "matches" two free words and their n-grams;
+* passing the wrong weights, for example ``(0, 1, 0, 0)`` (only bigrams) and
+  calling it BLEU-2.
+
+References are cleaned exactly like the training text, so "A dog." and
+"a dog" are the same words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from nltk.translate.bleu_score import corpus_bleu
+
+from helpers.config import write_atomically
+from helpers.text import SPECIAL, clean_caption
+
+BLEU_WEIGHTS = {
+    "BLEU-1": (1.0,),
+    "BLEU-2": (1 / 2, 1 / 2),
+    "BLEU-3": (1 / 3, 1 / 3, 1 / 3),
+    "BLEU-4": (1 / 4, 1 / 4, 1 / 4, 1 / 4),
+}
+METRICS_FILE = "metrics.json"
+
+
+def tokens(text: str) -> list[str]:
+    """A caption as the words BLEU compares: special tokens out, then cleaned like training text."""
+    words = [w for w in text.split() if w not in SPECIAL]
+    return clean_caption(" ".join(words)).split()
+
+
+def _check(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> None:
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(hypotheses)} generated captions for {len(references)} images: "
+                         "give one caption per image, in the order of the references")
+    if not hypotheses:
+        raise ValueError("no captions to score: the split is empty")
+
+
+def bleu(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> dict[str, float]:
+    """Corpus BLEU-1 to BLEU-4 (nltk) of one generated caption per image against its references."""
+    _check(references, hypotheses)
+    refs = [[tokens(r) for r in rs] for rs in references]
+    hyps = [tokens(h) for h in hypotheses]
+    return {name: float(corpus_bleu(refs, hyps, weights=w)) for name, w in BLEU_WEIGHTS.items()}
+
+
+def java_available() -> bool:
+    """METEOR is a Java program; it is computed only where ``java`` is on the PATH."""
+    return shutil.which("java") is not None
+
+
+def coco_metrics(references: Sequence[Sequence[str]], hypotheses: Sequence[str],
+                 meteor: bool | None = None) -> dict[str, float]:
+    """BLEU-1..4, ROUGE-L, CIDEr (and METEOR where Java is present) as the COCO evaluation does.
+
+    The text is tokenised here (``pycocoevalcap``'s own tokeniser needs Java).
+    Names carry a ``COCO`` prefix where they clash with nltk's BLEU, which
+    differs slightly in how it computes the brevity penalty.
+    """
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    _check(references, hypotheses)
+    gts = {i: [" ".join(tokens(r)) for r in rs] for i, rs in enumerate(references)}
+    res = {i: [" ".join(tokens(h)) or "<empty>"] for i, h in enumerate(hypotheses)}
+    scorers = [(Bleu(4), [f"COCO BLEU-{n}" for n in range(1, 5)]),
+               (Rouge(), "ROUGE-L"), (Cider(), "CIDEr")]
+    if meteor is None:
+        meteor = java_available()
+    if meteor:
+        from pycocoevalcap.meteor.meteor import Meteor
+
+        scorers.append((Meteor(), "METEOR"))
+    scores: dict[str, float] = {}
+    for scorer, names in scorers:
+        with contextlib.redirect_stdout(io.StringIO()):  # the scorers print as they go
+            value, _ = scorer.compute_score(gts, res)
+        if isinstance(names, list):
+            scores.update({n: float(v) for n, v in zip(names, value)})
+        else:
+            scores[names] = float(value)
+    return scores
+
+
+def evaluate(references: Sequence[Sequence[str]], hypotheses: Sequence[str],
+             coco: bool = True) -> dict[str, float]:
+    """nltk BLEU-1..4 and, with ``coco``, the COCO metrics, in one dictionary."""
+    scores = bleu(references, hypotheses)
+    if coco:
+        scores.update(coco_metrics(references, hypotheses))
+    return scores
+
+
+def save_metrics(run_dir: str | Path, method: str, scores: Mapping[str, float], **info) -> Path:
+    """Add (or replace) the scores of one decoding method in ``<run_dir>/metrics.json``.
+
+    ``info`` (split, dataset, encoder weights, ...) is stored beside the scores,
+    so the file says what made it.
+    """
+    path = Path(run_dir) / METRICS_FILE
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault("methods", {})[method] = {"scores": dict(scores), **info}
+    return write_atomically(path, json.dumps(data, indent=1))
+
+
+def load_metrics(run_dir: str | Path) -> dict[str, dict[str, float]]:
+    """The scores saved in ``metrics.json``, by decoding method."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run notebook 06 to evaluate the model")
+    return {m: v["scores"] for m, v in json.loads(path.read_text())["methods"].items()}

@@ -1,0 +1,118 @@
+"""The merge model (helpers.models) and decoding (helpers.decoding) on tiny models."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from helpers.decoding import (
+    beam_search,
+    caption_images,
+    classic_greedy_decode,
+    greedy_decode,
+)
+from helpers.models import build_caption_model, count_parameters, next_word_model
+from helpers.text import END, Vocabulary, VocabularyError
+
+
+def tiny(n_words: int = 6, max_length: int = 7, seed: int = 1, feature_dim: int = 12):
+    vocab = Vocabulary([f"w{i}" for i in range(n_words)], max_length=max_length)
+    model = build_caption_model(len(vocab), feature_dim=feature_dim, units=8, embedding_dim=8,
+                                dropout=0.0, seed=seed)
+    features = np.random.default_rng(seed).normal(size=(6, feature_dim)).astype("float32")
+    return model, vocab, features
+
+
+def test_seed_defaults_and_parameter_count():
+    model = build_caption_model(100)
+    counts = count_parameters(model)
+    assert counts["image_dense"] == 4096 * 256 + 256
+    assert counts["embedding"] == 100 * 256
+    assert counts["lstm"] == 4 * (256 * 256 + 256 * 256 + 256)
+    assert counts["decoder_dense"] == 256 * 256 + 256
+    assert counts["next_word"] == 256 * 100 + 100
+    assert model.output_shape == (None, None, 100)
+
+
+def test_same_seed_same_weights():
+    a, b = build_caption_model(20, seed=3), build_caption_model(20, seed=3)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_whole_caption_and_prefix_formulations_agree():
+    model, vocab, features = tiny()
+    caption = np.array([[2, 5, 7, 4, 9, 3]], dtype="int32")
+    per_position = model.predict([features[:1], caption], verbose=0)[0]
+    classic = next_word_model(model)
+    for t in range(1, caption.shape[1] + 1):
+        prefix = np.array(vocab.pad([caption[0, :t].tolist()]), dtype="int32")
+        np.testing.assert_allclose(classic.predict([features[:1], prefix], verbose=0)[0],
+                                   per_position[t - 1], rtol=1e-5, atol=1e-6)
+
+
+def test_padding_does_not_change_predictions():
+    model, _, features = tiny()
+    short = np.array([[2, 5, 7]], dtype="int32")
+    padded = np.array([[2, 5, 7, 0, 0, 0]], dtype="int32")
+    np.testing.assert_allclose(model.predict([features[:1], short], verbose=0)[0],
+                               model.predict([features[:1], padded], verbose=0)[0, :3],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_greedy_matches_the_classic_loop_and_beam_one():
+    model, vocab, features = tiny()
+    greedy = greedy_decode(model, features, vocab)
+    assert greedy.captions == classic_greedy_decode(model, features, vocab)
+    beam = beam_search(model, features, vocab, beam_size=1)
+    assert beam.captions == greedy.captions
+    np.testing.assert_allclose(beam.scores, greedy.scores, rtol=1e-5)
+    assert caption_images(model, features, vocab, "beam1").captions == greedy.captions
+
+
+def _sequence_log_prob(model, feature, tokens):
+    """Log probability of ``tokens`` (after <start>) by the full model."""
+    inputs = np.array([[2, *tokens[:-1]]], dtype="int32")
+    probs = model.predict([feature[None], inputs], verbose=0)[0].astype("float64")
+    return float(sum(np.log(probs[t, w]) for t, w in enumerate(tokens)))
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.7])
+def test_beam_search_finds_the_best_of_all_sequences(alpha):
+    model, vocab, features = tiny(n_words=2, max_length=4)
+    end = vocab.index[END]
+    words = [4, 5, end]
+    candidates = []  # every caption of at most 3 tokens: ends with <end> or is cut at 3
+    for length in (1, 2, 3):
+        for seq in itertools.product(words, repeat=length):
+            if end not in seq[:-1] and (seq[-1] == end or length == 3):
+                candidates.append(list(seq))
+    beam = beam_search(model, features, vocab, beam_size=len(candidates), alpha=alpha)
+    for i, feature in enumerate(features):
+        scored = [(_sequence_log_prob(model, feature, s), s) for s in candidates]
+        best_score, best = max(scored, key=lambda x: x[0] / len(x[1]) ** alpha)
+        assert beam.tokens[i] == best
+        assert beam.scores[i] == pytest.approx(best_score, abs=1e-4)
+    greedy = greedy_decode(model, features, vocab)
+    assert (greedy.scores <= beam.scores + 1e-5).all() or alpha
+
+
+def test_captions_never_contain_special_tokens():
+    model, vocab, features = tiny(seed=4)
+    for decoded in (greedy_decode(model, features, vocab),
+                    beam_search(model, features, vocab, beam_size=3)):
+        for caption, tokens in zip(decoded.captions, decoded.tokens):
+            assert not {0, 1, 2} & set(tokens)
+            assert "<" not in caption
+            assert len(tokens) <= vocab.max_length - 1
+
+
+def test_decoding_rejects_a_vocabulary_of_another_model():
+    model, _, features = tiny()
+    other = Vocabulary(["x", "y"], max_length=5)
+    with pytest.raises(VocabularyError, match="predicts 10 words but the vocabulary has 6"):
+        greedy_decode(model, features, other)
+    with pytest.raises(ValueError, match="unknown decoding method"):
+        caption_images(model, features, tiny()[1], "sampling")
