@@ -97,3 +97,52 @@ def plot_vocabulary_tradeoff(
     left.set_title("a smaller vocabulary covers a little less text")
     fig.tight_layout()
     return fig
+
+
+def draw_merge_model(model) -> Figure:
+    """A block diagram of the merge model, with each layer's output shape (notebook 04)."""
+    boxes = {  # layer name -> (x, y) of the box centre
+        "features": (0, 4), "image_dropout": (0, 3), "image_dense": (0, 2),
+        "tokens": (2, 5), "embedding": (2, 4), "word_dropout": (2, 3), "lstm": (2, 2),
+        "merge": (1, 1), "decoder_dense": (1, 0), "next_word": (1, -1),
+    }
+    if "standardise" in [layer.name for layer in model.layers]:
+        boxes.update(features=(0, 5), standardise=(0, 4))
+    edges = [("features", "standardise" if "standardise" in boxes else "image_dropout"),
+             ("standardise", "image_dropout"), ("image_dropout", "image_dense"),
+             ("image_dense", "merge"), ("tokens", "embedding"), ("embedding", "word_dropout"),
+             ("word_dropout", "lstm"), ("lstm", "merge"), ("merge", "decoder_dense"),
+             ("decoder_dense", "next_word")]
+    colours = {0: "#dbe9f6", 2: "#fde3c8", 1: "#e2f0d9"}
+    fig, ax = plt.subplots(figsize=(8.5, 6.5))
+    for name, (x, y) in boxes.items():
+        layer = model.get_layer(name)
+        shape = tuple(layer.output.shape) if hasattr(layer, "output") else ()
+        label = f"{name}\n{type(layer).__name__} {shape}"
+        ax.text(x, y, label, ha="center", va="center", fontsize=8.5,
+                bbox={"boxstyle": "round,pad=0.5", "fc": colours[x], "ec": "gray"})
+    for a, b in edges:
+        if a in boxes and b in boxes:
+            ax.annotate("", xy=boxes[b], xytext=boxes[a],
+                        arrowprops={"arrowstyle": "->", "color": "gray", "shrinkA": 18,
+                                    "shrinkB": 18})
+    ax.set(xlim=(-0.9, 2.9), ylim=(-1.6, 5.6), title="the merge model: image and words meet "
+           "after the LSTM")
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: Sequence[dict], title: str = "") -> Figure:
+    """Training and validation loss per epoch, the best epoch marked (notebook 05)."""
+    epochs = [row["epoch"] for row in history]
+    val = [row["val_loss"] for row in history]
+    best = epochs[val.index(min(val))]
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.plot(epochs, [row["loss"] for row in history], "o-", label="training")
+    ax.plot(epochs, val, "s-", label="validation")
+    ax.axvline(best, color="gray", ls=":", label=f"best epoch ({best})")
+    ax.set(xlabel="epoch", ylabel="masked cross-entropy", title=title or "loss per epoch")
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -262,3 +262,29 @@ def load_scenes(root: str | Path) -> dict[str, Scene]:
         name: Scene(s["background"], tuple(Thing(**t) for t in s["things"]), s["layout"])
         for name, s in raw.items()
     }
+
+
+def _shape_word(word: str) -> str | None:
+    for shape in SHAPES:
+        if word in (shape, _plural(shape)):
+            return shape
+    return None
+
+
+def caption_truth(caption: str, scene: Scene) -> dict[str, bool]:
+    """Whether a (generated) caption names the scene's colours and shapes correctly.
+
+    ``colours``: every colour it names is in the scene; ``shapes``: every shape
+    it names is in the scene; ``background``: the background it names, if any,
+    is right. A caption that names none of a kind counts as right for that kind
+    (it said nothing false). Used next to BLEU in notebook 06.
+    """
+    words = caption.lower().split()
+    colours = {w for w in words if w in COLOURS}
+    shapes = {s for s in map(_shape_word, words) if s}
+    backgrounds = {w for w in words if w in BACKGROUNDS}
+    return {
+        "colours": colours <= {t.colour for t in scene.things},
+        "shapes": shapes <= {t.shape for t in scene.things},
+        "background": backgrounds <= {scene.background},
+    }

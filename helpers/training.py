@@ -336,3 +336,138 @@ def read_history(run_dir: str | Path) -> list[dict]:
     """``history.csv`` of a run as a list of rows (numbers as floats)."""
     with open(Path(run_dir) / HISTORY_FILE, newline="") as f:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+# --------------------------------------------------------------------------
+# The classic way, for comparison (notebook 05 and benchmarks/)
+# --------------------------------------------------------------------------
+
+
+def classic_pair_batches(data: CaptionData, vocab_size: int, max_length: int):
+    """The classic tutorials' generator: per image, every ``(prefix, next word)`` pair.
+
+    Yields ``([features, prefixes], targets)`` with one row per pair of the
+    image's captions: each prefix padded to ``max_length``, each target a one-hot
+    vector over the vocabulary. It trains :func:`helpers.models.next_word_model`
+    with ``categorical_crossentropy``; one batch per image, endlessly.
+    """
+    by_image: dict[int, list[np.ndarray]] = {}
+    for index, sequence in zip(data.image_index, data.sequences):
+        by_image.setdefault(int(index), []).append(sequence)
+    eye = np.eye(vocab_size, dtype=np.float32)
+    while True:
+        for index, sequences in by_image.items():
+            prefixes, targets = [], []
+            for sequence in sequences:
+                for t in range(1, len(sequence)):
+                    prefix = np.zeros(max_length, np.int32)
+                    prefix[:t] = sequence[:t][-max_length:]
+                    prefixes.append(prefix)
+                    targets.append(eye[sequence[t]])
+            features = np.repeat(data.features[index][None], len(prefixes), axis=0)
+            yield [features, np.stack(prefixes)], np.stack(targets)
+
+
+def words_per_second(model: keras.Model, batches, steps: int, warmup: int = 2) -> float:
+    """Train ``model`` (compiled) on ``steps`` batches; predicted words per second.
+
+    A word is a non-padding target: a non-zero id, or a one-hot row.
+    """
+    iterator = iter(batches)
+    for _ in range(warmup):
+        model.train_on_batch(*next(iterator))
+    words, started = 0, time.perf_counter()
+    for _ in range(steps):
+        x, y = next(iterator)
+        model.train_on_batch(x, y)
+        y = np.asarray(y)
+        words += int((y != 0).sum()) if y.ndim == 2 and y.dtype.kind == "i" else len(y)
+    return words / (time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------
+# What a notebook needs from the notebooks before it
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """Dataset, feature cache and vocabulary of a run, and notes on what had to be rebuilt."""
+
+    settings: object
+    dataset: object
+    cache: object
+    vocab: Vocabulary
+    notes: list[str]
+
+    def split(self, name: str) -> CaptionData:
+        """The encoded captions and features of one split."""
+        return CaptionData.from_split(self.dataset, name, self.vocab, self.cache)
+
+    def feature_stats(self) -> tuple | None:
+        """Standardisation statistics for :func:`helpers.models.build_caption_model`."""
+        available = set(self.cache.available)
+        train = [n for n in self.dataset.splits["train"] if n in available]
+        return feature_stats(self.cache, train, self.settings.encoder_weights)
+
+
+def prepare(settings, progress: bool = True) -> Prepared:
+    """Load the dataset, and the feature cache and vocabulary from the run folder.
+
+    Each notebook must run on its own in a fresh kernel (Colab gives each one a
+    fresh machine). What notebooks 02 and 03 would have left in the run folder
+    is rebuilt here when it is missing, and ``notes`` says so.
+    """
+    from helpers.data import load_dataset
+    from helpers.features import FeatureCache, extract_features
+    from helpers.text import DEFAULT_MIN_COUNT
+
+    notes = []
+    dataset = load_dataset(settings.dataset)
+    run_dir = Path(settings.run_dir)
+    cache = FeatureCache(run_dir / "features")
+    if not cache.complete:
+        notes.append("No complete feature cache in the run folder: extracting the features now "
+                     "(notebook 02 does this).")
+    # reuses a matching cache at once, rebuilds a stale one, resumes an interrupted one
+    cache = extract_features(dataset, run_dir, weights=settings.encoder_weights,
+                             progress=progress)
+    path = run_dir / "vocab.json"
+    if path.exists():
+        vocab = Vocabulary.load(path)
+    else:
+        notes.append(f"No {path.name} in the run folder: fitting the vocabulary on the training "
+                     f"captions with min_count={DEFAULT_MIN_COUNT} (notebook 03 does this).")
+        train = [c for n in dataset.splits["train"] for c in dataset.captions[n]]
+        vocab = Vocabulary.fit(train, DEFAULT_MIN_COUNT)
+        vocab.save(path)
+    return Prepared(settings, dataset, cache, vocab, notes)
+
+
+def trained_model(prepared: Prepared, **fit_options) -> tuple[keras.Model, dict]:
+    """The best model of the run (notebook 05), trained now if there is none.
+
+    Returns the model and its ``model.json`` record; a note is added to
+    ``prepared.notes`` when the model had to be trained here.
+    """
+    from helpers.models import build_caption_model
+
+    run_dir = Path(prepared.settings.run_dir)
+    if (run_dir / MODEL_FILE).exists():
+        model, vocab, meta = load_trained(run_dir)
+        if vocab.words == prepared.vocab.words:
+            return model, meta
+        prepared.notes.append("The saved model was trained with another vocabulary.")
+    prepared.notes.append(f"Training the model now ({prepared.settings.epochs} epochs; "
+                          "notebook 05 does this).")
+    model = build_caption_model(len(prepared.vocab), feature_stats=prepared.feature_stats())
+    fit(model, prepared.vocab, prepared.split("train"), prepared.split("val"), run_dir,
+        epochs=prepared.settings.epochs, info=run_info(prepared.settings), **fit_options)
+    model, _, meta = load_trained(run_dir)
+    return model, meta
+
+
+def run_info(settings) -> dict:
+    """What made a model or a score, stored beside it."""
+    return {"dataset": settings.dataset, "encoder": "VGG16",
+            "encoder_weights": settings.encoder_weights, "layer": "fc2"}

@@ -7,7 +7,16 @@ import pytest
 from PIL import Image
 
 from helpers.data import load_dataset
-from helpers.shapes import BACKGROUNDS, COLOURS, SHAPES, load_scenes, make_shapes_world
+from helpers.shapes import (
+    BACKGROUNDS,
+    COLOURS,
+    SHAPES,
+    Scene,
+    Thing,
+    caption_truth,
+    load_scenes,
+    make_shapes_world,
+)
 from helpers.text import clean_caption
 
 
@@ -98,3 +107,20 @@ def test_image_pixels_show_the_scene(world):
 def test_too_small_world_is_refused(tmp_path):
     with pytest.raises(ValueError, match="at least 10 images"):
         make_shapes_world(tmp_path, n_images=3)
+
+
+def test_caption_truth_counts_what_a_caption_gets_right(tmp_path):
+    scene = Scene("gray", (Thing("circle", "red", "small", 40, 40),
+                           Thing("square", "blue", "large", 150, 40)), "row")
+    assert caption_truth("a red circle to the left of a blue square", scene) == {
+        "colours": True, "shapes": True, "background": True}
+    assert caption_truth("two red circles on gray", scene) == {
+        "colours": True, "shapes": True, "background": True}
+    wrong = caption_truth("a green star on a white background", scene)
+    assert wrong == {"colours": False, "shapes": False, "background": False}
+    # every true reference caption of a real world is right about everything
+    root = make_shapes_world(tmp_path / "world", n_images=10)
+    scenes = load_scenes(root)
+    for line in (root / "Flickr8k.token.txt").read_text().splitlines():
+        key, caption = line.split("\t")
+        assert all(caption_truth(caption, scenes[key.split("#")[0]]).values()), caption
