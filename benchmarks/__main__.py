@@ -1,17 +1,23 @@
-"""``python -m benchmarks``: print every benchmark's figures and ratios."""
+"""``python -m benchmarks``: every benchmark's figures and ratios, each measured in one run."""
 
 import os
 import platform
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks import feature_extraction  # noqa: E402
+from benchmarks import decoding, feature_extraction, training  # noqa: E402
 
 
 def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs")
     print("\n== feature extraction (VGG16 to fc2, shapes world images)")
     for line in feature_extraction.report(feature_extraction.run()):
+        print(line)
+    print("\n== training speed at Flickr8k scale (predicted words per second)")
+    for line in training.report(training.run()):
+        print(line)
+    print("\n== decoding the 1,000-image test split at Flickr8k scale")
+    for line in decoding.report(decoding.run()):
         print(line)
 
 

@@ -72,6 +72,9 @@ class StepDecoder:
         banned = np.zeros(len(vocab), np.float32)
         banned[[vocab.index[t] for t in _NEVER]] = -np.inf
         self._banned = tf.constant(banned)
+        after_end = np.full(len(vocab), -np.inf, np.float32)
+        after_end[vocab.index[PAD]] = 0.0
+        self._after_end = tf.constant(after_end)
 
     @tf.function(reduce_retracing=True)
     def image(self, features):
@@ -86,6 +89,27 @@ class StepDecoder:
         hidden = self._hidden(out + image)
         logits = tf.matmul(hidden, self._out.kernel) + self._out.bias
         return tf.nn.log_softmax(logits) + self._banned, h, c
+
+    @tf.function(reduce_retracing=True)
+    def greedy_step(self, words, image, h, c):
+        """One greedy step: the best next word of each row and its log probability."""
+        logp, h, c = self.step(words, image, h, c)
+        return tf.argmax(logp, axis=1, output_type=tf.int32), tf.reduce_max(logp, axis=1), h, c
+
+    @tf.function(reduce_retracing=True)
+    def beam_step(self, words, image, h, c, scores, finished, k: int):
+        """One beam step for ``m`` images with ``k`` beams each (rows ``i * k + j``).
+
+        Every beam is extended by every word; a finished beam only by ``<pad>``
+        at no cost, so it stays as it is. Returns the ``k`` best totals of each
+        image and their positions in the flattened ``(k * vocab)`` candidates.
+        """
+        logp, h, c = self.step(words, image, h, c)
+        size = tf.shape(logp)[1]
+        logp = tf.where(tf.reshape(finished, (-1, 1)), self._after_end[None, :], logp)
+        total = tf.reshape(scores, (-1, 1)) + logp
+        best, top = tf.math.top_k(tf.reshape(total, (-1, k * size)), k)
+        return best, top, h, c
 
     def zeros(self, rows: int):
         return tf.zeros((rows, self.units)), tf.zeros((rows, self.units))
@@ -102,29 +126,37 @@ def _finish(vocab: Vocabulary, rows: np.ndarray, scores: np.ndarray) -> Decoded:
 
 def greedy_decode(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
                   max_length: int | None = None, batch_size: int = 1000) -> Decoded:
-    """The most probable word at each step, for every row of ``features`` at once."""
+    """The most probable word at each step, for every row of ``features`` at once.
+
+    Images whose caption has ended leave the batch, so the last steps only
+    compute the few captions still running.
+    """
     decoder = StepDecoder(model, vocab)
     steps = (max_length or vocab.max_length) - 1
     start, end = vocab.index[START], vocab.index[END]
     all_rows, all_scores = [], []
     for first in range(0, len(features), batch_size):
         image = decoder.image(tf.constant(features[first:first + batch_size], tf.float32))
-        rows = int(image.shape[0])
-        h, c = decoder.zeros(rows)
-        words = tf.fill((rows,), start)
-        out = np.zeros((rows, steps), np.int64)
-        scores = np.zeros(rows)
-        done = np.zeros(rows, bool)
+        n = int(image.shape[0])
+        h, c = decoder.zeros(n)
+        words = tf.fill((n,), start)
+        out = np.zeros((n, steps), np.int64)  # 0 (<pad>) after <end>
+        scores = np.zeros(n)
+        active = np.arange(n)  # images whose caption is still running
         for t in range(steps):
-            logp, h, c = decoder.step(words, image, h, c)
-            best = tf.argmax(logp, axis=1, output_type=tf.int32)
-            chosen = best.numpy()
-            scores += np.where(done, 0.0, tf.reduce_max(logp, axis=1).numpy())
-            out[:, t] = np.where(done, 0, chosen)
-            done |= chosen == end
-            if done.all():
-                break
-            words = best
+            best, best_logp, h, c = decoder.greedy_step(words, image, h, c)
+            best, best_logp = best.numpy(), best_logp.numpy()
+            out[active, t] = best
+            scores[active] += best_logp
+            running = best != end
+            if not running.all():
+                if not running.any():
+                    break
+                keep = tf.constant(np.flatnonzero(running))
+                active = active[running]
+                image, h, c = tf.gather(image, keep), tf.gather(h, keep), tf.gather(c, keep)
+                best = best[running]
+            words = tf.constant(best, tf.int32)
         all_rows.extend(out)
         all_scores.append(scores)
     return _finish(vocab, np.array(all_rows), np.concatenate(all_scores))
@@ -132,59 +164,79 @@ def greedy_decode(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
 
 def beam_search(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
                 beam_size: int = 3, alpha: float = 0.0, max_length: int | None = None,
-                batch_size: int = 500) -> Decoded:
+                batch_size: int = 1000) -> Decoded:
     """The ``beam_size`` best partial captions of every image, extended together.
 
     The returned caption of each image is the finished beam with the best
     ``score / length ** alpha`` (length in tokens, ``<end>`` included); its
     score is the plain sum of log probabilities. ``beam_size=1`` is greedy
-    decoding.
+    decoding. An image leaves the batch when all its beams have ended or, without
+    length normalisation, as soon as its best ended caption is more probable than
+    every running one (a running caption can only lose probability).
     """
     if beam_size < 1:
         raise ValueError(f"beam_size must be at least 1, not {beam_size}")
     decoder = StepDecoder(model, vocab)
     steps = (max_length or vocab.max_length) - 1
-    k, size = beam_size, len(vocab)
-    start, end, pad = vocab.index[START], vocab.index[END], vocab.index[PAD]
-    # A finished beam may only be followed by <pad>, at no cost: it stays as it is.
-    after_end = np.full(size, -np.inf, np.float32)
-    after_end[pad] = 0.0
+    k = beam_size
+    start, end = vocab.index[START], vocab.index[END]
     all_rows, all_scores = [], []
     for first in range(0, len(features), batch_size):
         image = decoder.image(tf.constant(features[first:first + batch_size], tf.float32))
         n = int(image.shape[0])
-        image = tf.repeat(image, k, axis=0)  # row b * k + j is beam j of image b
-        h, c = decoder.zeros(n * k)
-        words = tf.fill((n * k,), start)
-        scores = np.full((n, k), -np.inf)
-        scores[:, 0] = 0.0  # one live beam at the start, so the first words differ
-        history = np.zeros((n, k, 0), np.int64)
-        finished = np.zeros((n, k), bool)
-        lengths = np.zeros((n, k), np.int64)
-        for _ in range(steps):
-            logp, h, c = decoder.step(words, image, h, c)
-            logp = logp.numpy().reshape(n, k, size)
-            logp[finished] = after_end
-            total = (scores[:, :, None] + logp).reshape(n, k * size)
-            top = np.argpartition(-total, k - 1, axis=1)[:, :k]  # the k best, unordered
-            top = np.take_along_axis(top, np.argsort(-np.take_along_axis(total, top, 1), 1), 1)
-            parent, word = top // size, top % size
-            scores = np.take_along_axis(total, top, 1)
-            history = np.concatenate(
-                [np.take_along_axis(history, parent[:, :, None], 1), word[:, :, None]], axis=2)
-            was_finished = np.take_along_axis(finished, parent, 1)
-            lengths = np.take_along_axis(lengths, parent, 1) + ~was_finished
-            finished = was_finished | (word == end)
-            rows = (np.arange(n)[:, None] * k + parent).reshape(-1)
-            h, c = tf.gather(h, rows), tf.gather(c, rows)
-            words = tf.constant(word.reshape(-1), tf.int32)
-            if finished[np.isfinite(scores)].all():
+        # First step: one beam per image, its k best first words start the k beams.
+        h, c = decoder.zeros(n)
+        logp, h, c = decoder.step(tf.fill((n,), start), image, h, c)
+        top_logp, top_words = tf.math.top_k(logp, min(k, len(vocab)))
+        scores = np.full((n, k), -np.inf)  # beams beyond the vocabulary's size stay empty
+        scores[:, : top_logp.shape[1]] = top_logp.numpy()
+        history = np.zeros((n, k, steps), np.int64)
+        history[:, : top_words.shape[1], 0] = top_words.numpy()
+        finished = history[:, :, 0] == end
+        lengths = np.ones((n, k), np.int64)
+        image, h, c = (tf.repeat(x, k, axis=0) for x in (image, h, c))  # row i * k + j: beam j
+        words = tf.constant(history[:, :, 0].reshape(-1), tf.int32)
+        active = np.arange(n)
+        for t in range(1, steps):
+            done = _beam_done(scores[active], finished[active], alpha)
+            if done.all():
                 break
+            if done.any():  # drop the finished images' rows
+                keep = np.flatnonzero(np.repeat(~done, k))
+                image, h, c, words = (tf.gather(x, keep) for x in (image, h, c, words))
+                active = active[~done]
+            m = len(active)
+            top_scores, top, h, c = decoder.beam_step(
+                words, image, h, c, tf.constant(scores[active], tf.float32),
+                tf.constant(finished[active]), k)
+            top = top.numpy()
+            parent, word = top // len(vocab), top % len(vocab)
+            rows = np.arange(m)[:, None]
+            was_finished = finished[active][rows, parent]
+            history[active] = history[active][rows, parent]
+            history[active, :, t] = np.where(was_finished, 0, word)
+            lengths[active] = lengths[active][rows, parent] + ~was_finished
+            finished[active] = was_finished | (word == end)
+            scores[active] = top_scores.numpy()
+            beams = tf.constant((rows * k + parent).reshape(-1))
+            h, c = tf.gather(h, beams), tf.gather(c, beams)
+            words = tf.constant(word.reshape(-1), tf.int32)
         ranked = scores / np.maximum(lengths, 1) ** alpha if alpha else scores
         best = np.argmax(ranked, axis=1)
         all_rows.extend(history[np.arange(n), best])
         all_scores.append(scores[np.arange(n), best])
     return _finish(vocab, np.array(all_rows), np.concatenate(all_scores))
+
+
+def _beam_done(scores: np.ndarray, finished: np.ndarray, alpha: float) -> np.ndarray:
+    """Images whose best caption can no longer change."""
+    alive = np.isfinite(scores)
+    all_ended = (finished | ~alive).all(axis=1)
+    if alpha:
+        return all_ended
+    best_ended = np.where(finished, scores, -np.inf).max(axis=1)
+    best_running = np.where(~finished & alive, scores, -np.inf).max(axis=1)
+    return all_ended | (best_ended >= best_running)
 
 
 def caption_images(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
