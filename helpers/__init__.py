@@ -7,5 +7,9 @@ The modules follow the data through the series, each using only those before it:
 * :mod:`helpers.shapes`  - the synthetic shapes world (notebook 01)
 * :mod:`helpers.features` - VGG16 features and their cache (notebook 02)
 * :mod:`helpers.text`    - caption cleaning, word counts, the vocabulary (notebooks 01 and 03)
+* :mod:`helpers.models`  - the merge captioner and its classic one-prefix view (notebook 04)
+* :mod:`helpers.training` - whole-caption training, checkpoints, resuming (notebook 05)
+* :mod:`helpers.decoding` - batched greedy decoding and beam search (notebook 06)
+* :mod:`helpers.metrics` - BLEU and the COCO caption metrics, ``metrics.json`` (notebook 06)
 * :mod:`helpers.plots`   - figures for any stage
 """
