@@ -124,6 +124,19 @@ def _finish(vocab: Vocabulary, rows: np.ndarray, scores: np.ndarray) -> Decoded:
     return Decoded([vocab.decode(t) for t in tokens], tokens, np.asarray(scores, np.float64))
 
 
+def _decode(model, features, vocab, max_length, batch_size, decode_chunk) -> Decoded:
+    """Run ``decode_chunk(decoder, image vectors, steps)`` on ``batch_size`` images at a time."""
+    decoder = StepDecoder(model, vocab)
+    steps = (max_length or vocab.max_length) - 1
+    rows, scores = [], []
+    for first in range(0, len(features), batch_size):
+        image = decoder.image(tf.constant(features[first:first + batch_size], tf.float32))
+        chunk_rows, chunk_scores = decode_chunk(decoder, image, steps)
+        rows.extend(chunk_rows)
+        scores.append(chunk_scores)
+    return _finish(vocab, np.array(rows), np.concatenate(scores))
+
+
 def greedy_decode(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
                   max_length: int | None = None, batch_size: int = 1000) -> Decoded:
     """The most probable word at each step, for every row of ``features`` at once.
@@ -131,35 +144,32 @@ def greedy_decode(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
     Images whose caption has ended leave the batch, so the last steps only
     compute the few captions still running.
     """
-    decoder = StepDecoder(model, vocab)
-    steps = (max_length or vocab.max_length) - 1
-    start, end = vocab.index[START], vocab.index[END]
-    all_rows, all_scores = [], []
-    for first in range(0, len(features), batch_size):
-        image = decoder.image(tf.constant(features[first:first + batch_size], tf.float32))
-        n = int(image.shape[0])
-        h, c = decoder.zeros(n)
-        words = tf.fill((n,), start)
-        out = np.zeros((n, steps), np.int64)  # 0 (<pad>) after <end>
-        scores = np.zeros(n)
-        active = np.arange(n)  # images whose caption is still running
-        for t in range(steps):
-            best, best_logp, h, c = decoder.greedy_step(words, image, h, c)
-            best, best_logp = best.numpy(), best_logp.numpy()
-            out[active, t] = best
-            scores[active] += best_logp
-            running = best != end
-            if not running.all():
-                if not running.any():
-                    break
-                keep = tf.constant(np.flatnonzero(running))
-                active = active[running]
-                image, h, c = tf.gather(image, keep), tf.gather(h, keep), tf.gather(c, keep)
-                best = best[running]
-            words = tf.constant(best, tf.int32)
-        all_rows.extend(out)
-        all_scores.append(scores)
-    return _finish(vocab, np.array(all_rows), np.concatenate(all_scores))
+    return _decode(model, features, vocab, max_length, batch_size, _greedy_chunk)
+
+
+def _greedy_chunk(decoder: StepDecoder, image, steps: int):
+    end = decoder.vocab.index[END]
+    n = int(image.shape[0])
+    h, c = decoder.zeros(n)
+    words = tf.fill((n,), decoder.vocab.index[START])
+    out = np.zeros((n, steps), np.int64)  # 0 (<pad>) after <end>
+    scores = np.zeros(n)
+    active = np.arange(n)  # images whose caption is still running
+    for t in range(steps):
+        best, best_logp, h, c = decoder.greedy_step(words, image, h, c)
+        best, best_logp = best.numpy(), best_logp.numpy()
+        out[active, t] = best
+        scores[active] += best_logp
+        running = best != end
+        if not running.all():
+            if not running.any():
+                break
+            keep = tf.constant(np.flatnonzero(running))
+            active = active[running]
+            image, h, c = tf.gather(image, keep), tf.gather(h, keep), tf.gather(c, keep)
+            best = best[running]
+        words = tf.constant(best, tf.int32)
+    return out, scores
 
 
 def beam_search(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
@@ -176,56 +186,56 @@ def beam_search(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
     """
     if beam_size < 1:
         raise ValueError(f"beam_size must be at least 1, not {beam_size}")
-    decoder = StepDecoder(model, vocab)
-    steps = (max_length or vocab.max_length) - 1
-    k = beam_size
-    start, end = vocab.index[START], vocab.index[END]
-    all_rows, all_scores = [], []
-    for first in range(0, len(features), batch_size):
-        image = decoder.image(tf.constant(features[first:first + batch_size], tf.float32))
-        n = int(image.shape[0])
-        # First step: one beam per image, its k best first words start the k beams.
-        h, c = decoder.zeros(n)
-        logp, h, c = decoder.step(tf.fill((n,), start), image, h, c)
-        top_logp, top_words = tf.math.top_k(logp, min(k, len(vocab)))
-        scores = np.full((n, k), -np.inf)  # beams beyond the vocabulary's size stay empty
-        scores[:, : top_logp.shape[1]] = top_logp.numpy()
-        history = np.zeros((n, k, steps), np.int64)
-        history[:, : top_words.shape[1], 0] = top_words.numpy()
-        finished = history[:, :, 0] == end
-        lengths = np.ones((n, k), np.int64)
-        image, h, c = (tf.repeat(x, k, axis=0) for x in (image, h, c))  # row i * k + j: beam j
-        words = tf.constant(history[:, :, 0].reshape(-1), tf.int32)
-        active = np.arange(n)
-        for t in range(1, steps):
-            done = _beam_done(scores[active], finished[active], alpha)
-            if done.all():
-                break
-            if done.any():  # drop the finished images' rows
-                keep = np.flatnonzero(np.repeat(~done, k))
-                image, h, c, words = (tf.gather(x, keep) for x in (image, h, c, words))
-                active = active[~done]
-            m = len(active)
-            top_scores, top, h, c = decoder.beam_step(
-                words, image, h, c, tf.constant(scores[active], tf.float32),
-                tf.constant(finished[active]), k)
-            top = top.numpy()
-            parent, word = top // len(vocab), top % len(vocab)
-            rows = np.arange(m)[:, None]
-            was_finished = finished[active][rows, parent]
-            history[active] = history[active][rows, parent]
-            history[active, :, t] = np.where(was_finished, 0, word)
-            lengths[active] = lengths[active][rows, parent] + ~was_finished
-            finished[active] = was_finished | (word == end)
-            scores[active] = top_scores.numpy()
-            beams = tf.constant((rows * k + parent).reshape(-1))
-            h, c = tf.gather(h, beams), tf.gather(c, beams)
-            words = tf.constant(word.reshape(-1), tf.int32)
-        ranked = scores / np.maximum(lengths, 1) ** alpha if alpha else scores
-        best = np.argmax(ranked, axis=1)
-        all_rows.extend(history[np.arange(n), best])
-        all_scores.append(scores[np.arange(n), best])
-    return _finish(vocab, np.array(all_rows), np.concatenate(all_scores))
+
+    def chunk(decoder, image, steps):
+        return _beam_chunk(decoder, image, steps, beam_size, alpha)
+
+    return _decode(model, features, vocab, max_length, batch_size, chunk)
+
+
+def _beam_chunk(decoder: StepDecoder, image, steps: int, k: int, alpha: float):
+    vocab = decoder.vocab
+    end = vocab.index[END]
+    n = int(image.shape[0])
+    # First step: one beam per image, its k best first words start the k beams.
+    h, c = decoder.zeros(n)
+    logp, h, c = decoder.step(tf.fill((n,), vocab.index[START]), image, h, c)
+    top_logp, top_words = tf.math.top_k(logp, min(k, len(vocab)))
+    scores = np.full((n, k), -np.inf)  # beams beyond the vocabulary's size stay empty
+    scores[:, : top_logp.shape[1]] = top_logp.numpy()
+    history = np.zeros((n, k, steps), np.int64)
+    history[:, : top_words.shape[1], 0] = top_words.numpy()
+    finished = history[:, :, 0] == end
+    lengths = np.ones((n, k), np.int64)
+    image, h, c = (tf.repeat(x, k, axis=0) for x in (image, h, c))  # row i * k + j: beam j
+    words = tf.constant(history[:, :, 0].reshape(-1), tf.int32)
+    active = np.arange(n)
+    for t in range(1, steps):
+        done = _beam_done(scores[active], finished[active], alpha)
+        if done.all():
+            break
+        if done.any():  # drop the finished images' rows
+            keep = np.flatnonzero(np.repeat(~done, k))
+            image, h, c, words = (tf.gather(x, keep) for x in (image, h, c, words))
+            active = active[~done]
+        top_scores, top, h, c = decoder.beam_step(
+            words, image, h, c, tf.constant(scores[active], tf.float32),
+            tf.constant(finished[active]), k)
+        top = top.numpy()
+        parent, word = top // len(vocab), top % len(vocab)  # which beam, which next word
+        rows = np.arange(len(active))[:, None]
+        was_finished = finished[active][rows, parent]
+        history[active] = history[active][rows, parent]
+        history[active, :, t] = np.where(was_finished, 0, word)
+        lengths[active] = lengths[active][rows, parent] + ~was_finished
+        finished[active] = was_finished | (word == end)
+        scores[active] = top_scores.numpy()
+        beams = tf.constant((rows * k + parent).reshape(-1))
+        h, c = tf.gather(h, beams), tf.gather(c, beams)
+        words = tf.constant(word.reshape(-1), tf.int32)
+    ranked = scores / np.maximum(lengths, 1) ** alpha if alpha else scores
+    best = np.argmax(ranked, axis=1)
+    return history[np.arange(n), best], scores[np.arange(n), best]
 
 
 def _beam_done(scores: np.ndarray, finished: np.ndarray, alpha: float) -> np.ndarray:
