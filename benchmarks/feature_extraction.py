@@ -39,6 +39,8 @@ def run(n_images: int = 64, batch_size: int = 32) -> dict[str, float]:
     forward(warm)
     forward(warm[: n_images % batch_size or batch_size])
     encoder.predict(warm[:1], verbose=0)
+    for images, _ in image_batches(paths[:2], batch_size):  # trace for the pipeline's batch shape
+        forward(images)
 
     start = time.perf_counter()
     for path in paths:
