@@ -203,10 +203,11 @@ def load_trained(run_dir: str | Path) -> tuple[keras.Model, Vocabulary, dict]:
 # --------------------------------------------------------------------------
 
 
-def _signature(model: keras.Model, vocab: Vocabulary, train: CaptionData) -> str:
-    """What a resumable run must share with the current one: model shape, words, data."""
+def _signature(model: keras.Model, vocab: Vocabulary, train: CaptionData, info: dict) -> str:
+    """What a resumable run must share with the current one: model shape, words, data, encoder."""
     parts = [json.dumps(count_parameters(model)), "\n".join(vocab.words),
-             str(len(train)), str(train.num_words)]
+             str(len(train)), str(train.num_words),
+             str(info.get("dataset")), str(info.get("encoder_weights"))]
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
@@ -299,7 +300,7 @@ def fit(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "checkpoints" / "state.json"
-    signature = _signature(model, vocab, train)
+    signature = _signature(model, vocab, train, info or {})
     state = {"signature": signature, "epochs_done": 0, "best_epoch": 0,
              "best_val_loss": float("inf"), "history": [], "stopped_early": False}
     if resume and state_path.exists():
@@ -455,9 +456,11 @@ def trained_model(prepared: Prepared, **fit_options) -> tuple[keras.Model, dict]
     run_dir = Path(prepared.settings.run_dir)
     if (run_dir / MODEL_FILE).exists():
         model, vocab, meta = load_trained(run_dir)
-        if vocab.words == prepared.vocab.words:
+        weights = meta.get("encoder_weights", prepared.settings.encoder_weights)
+        if vocab.words == prepared.vocab.words and weights == prepared.settings.encoder_weights:
             return model, meta
-        prepared.notes.append("The saved model was trained with another vocabulary.")
+        prepared.notes.append("The saved model was trained with another vocabulary or other "
+                              "encoder weights.")
     prepared.notes.append(f"Training the model now ({prepared.settings.epochs} epochs; "
                           "notebook 05 does this).")
     model = build_caption_model(len(prepared.vocab), feature_stats=prepared.feature_stats())

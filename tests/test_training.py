@@ -174,3 +174,15 @@ def test_bad_input_is_explained(world, tmp_path):
         fit(small_model(other), vocab, train, train, tmp_path, epochs=1, verbose=0)
     with pytest.raises(FileNotFoundError, match="notebook 05"):
         load_trained(tmp_path / "nothing")
+
+
+def test_a_checkpoint_of_other_encoder_weights_is_not_resumed(world, tmp_path):
+    dataset, vocab, cache = world
+    train = CaptionData.from_split(dataset, "train", vocab, cache)
+    val = CaptionData.from_split(dataset, "val", vocab, cache)
+    fit(small_model(vocab), vocab, train, val, tmp_path, epochs=1, verbose=0,
+        info={"dataset": "flickr8k", "encoder_weights": "none"})
+    other = fit(small_model(vocab), vocab, train, val, tmp_path, epochs=1, verbose=0,
+                info={"dataset": "flickr8k", "encoder_weights": "imagenet"})
+    assert other.resumed_from == 0
+    assert load_trained(tmp_path)[2]["encoder_weights"] == "imagenet"
