@@ -52,12 +52,7 @@ def training_data(seed: int = 0) -> tuple[CaptionData, Vocabulary, str]:
     source = f"real Flickr8k captions ({REFERENCE})"
     if captions is None:
         captions, source = _generated_captions(seed), "generated text of Flickr8k's size"
-    names = sorted(captions)
-    vocab = Vocabulary.fit([c for n in names for c in captions[n]])
-    index, sequences = [], []
-    for i, name in enumerate(names):
-        for caption in captions[name]:
-            index.append(i)
-            sequences.append(np.array(vocab.encode(caption), np.int32))
-    features = np.random.default_rng(seed).normal(size=(len(names), 4096)).astype(np.float32)
-    return CaptionData("train", names, features, np.array(index), sequences), vocab, source
+    captions = {name: captions[name] for name in sorted(captions)}
+    vocab = Vocabulary.fit([c for cs in captions.values() for c in cs])
+    features = np.random.default_rng(seed).normal(size=(len(captions), 4096)).astype(np.float32)
+    return CaptionData.from_captions("train", captions, vocab, features), vocab, source

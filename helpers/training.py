@@ -83,12 +83,20 @@ class CaptionData:
                 f"the {split!r} split of {dataset.name} has no images with features "
                 f"({len(dataset.splits[split])} listed). Check the split file, or run "
                 "notebook 02 to extract the features.")
+        captions = {name: dataset.captions[name] for name in names}
+        return cls.from_captions(split, captions, vocab, cache.get(names))
+
+    @classmethod
+    def from_captions(cls, split: str, captions: dict[str, list[str]], vocab: Vocabulary,
+                      features: np.ndarray) -> CaptionData:
+        """Encode ``captions`` (image name -> its captions); ``features`` rows in the same order."""
+        names = list(captions)
         image_index, sequences = [], []
         for i, name in enumerate(names):
-            for caption in dataset.captions[name]:
+            for caption in captions[name]:
                 image_index.append(i)
                 sequences.append(np.array(vocab.encode(caption), dtype=np.int32))
-        return cls(split, names, cache.get(names), np.array(image_index, np.int64), sequences)
+        return cls(split, names, features, np.array(image_index, np.int64), sequences)
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -105,10 +113,6 @@ class CaptionData:
         what is in a picture: the baseline a real captioner must beat.
         """
         return replace(self, features=np.zeros_like(self.features[:1]).repeat(len(self.names), 0))
-
-    def references(self, dataset) -> dict[str, list[str]]:
-        """The raw captions of each image of this split (for BLEU)."""
-        return {name: dataset.captions[name] for name in self.names}
 
     def pipeline(self, batch_size: int = BATCH_SIZE, shuffle: bool = True, seed: int = 0):
         """A ``tf.data.Dataset`` of ``((features, input tokens), target tokens)`` batches.
