@@ -13,14 +13,19 @@ them.
 | run folder       | ``CAPTION_RUN_DIR``       | ``<repo>/runs/<dataset>``            |
 | encoder weights  | ``CAPTION_ENCODER_WEIGHTS`` | ``imagenet`` (``none`` for shapes) |
 | epochs           | ``CAPTION_EPOCHS``        | ``20``                               |
+| model seed       | ``CAPTION_SEED``          | ``0`` (initial weights, dropout, shuffling) |
 | shapes images    | ``CAPTION_SHAPES_IMAGES`` | ``1000`` (size of the shapes world)  |
+
+Code that needs a setting takes a :class:`Settings` and never reads the
+environment again: ``load_dataset(settings)`` loads exactly the world that
+``settings`` describes.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 DATASETS = ("flickr8k", "shapes", "flickr30k", "coco")
@@ -70,14 +75,22 @@ def in_kaggle() -> bool:
     return "KAGGLE_KERNEL_RUN_TYPE" in os.environ or Path("/kaggle/input").is_dir()
 
 
-def _positive_int(name: str, raw: str) -> int:
+def _whole_number(name: str, raw: str, least: int = 1) -> int:
     try:
         value = int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a whole number; set it like {name}=20") from None
-    if value < 1:
-        raise ValueError(f"{name}={raw!r} must be at least 1")
+    if value < least:
+        raise ValueError(f"{name}={raw!r} must be at least {least}")
     return value
+
+
+def _pick(overrides: dict, key: str, variable: str, default: object) -> str:
+    """A keyword argument if given (``0`` counts), else the environment, else the default."""
+    value = overrides.get(key)
+    if value is None or value == "":
+        value = os.environ.get(variable) or default
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,7 @@ class Settings:
     encoder_weights: str
     epochs: int
     shapes_images: int = 1000
+    seed: int = 0
 
     @property
     def dataset_dir(self) -> Path:
@@ -104,6 +118,7 @@ class Settings:
             "run folder": self.run_dir,
             "encoder weights": self.encoder_weights,
             "epochs": self.epochs,
+            "model seed": self.seed,
         }
         if self.dataset == "shapes":
             rows["shapes images"] = self.shapes_images
@@ -117,30 +132,31 @@ def get_settings(**overrides: object) -> Settings:
     >>> get_settings(dataset="shapes").encoder_weights
     'none'
     """
-    env = os.environ
-    dataset = str(overrides.get("dataset") or env.get("CAPTION_DATASET") or "flickr8k").lower()
+    unknown = set(overrides) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise TypeError(f"get_settings() got unknown settings: {', '.join(sorted(unknown))}")
+    dataset = _pick(overrides, "dataset", "CAPTION_DATASET", "flickr8k").lower()
     if dataset not in DATASETS:
         raise ValueError(
             f"Unknown dataset {dataset!r} (from CAPTION_DATASET or the dataset argument); "
             f"choose one of {', '.join(DATASETS)}."
         )
     root = repo_root()
-    data_dir = Path(str(overrides.get("data_dir") or env.get("CAPTION_DATA_DIR") or root / "data"))
-    run_dir = Path(
-        str(overrides.get("run_dir") or env.get("CAPTION_RUN_DIR") or root / "runs" / dataset)
-    )
+    data_dir = Path(_pick(overrides, "data_dir", "CAPTION_DATA_DIR", root / "data"))
+    run_dir = Path(_pick(overrides, "run_dir", "CAPTION_RUN_DIR", root / "runs" / dataset))
     default_weights = "none" if dataset == "shapes" else "imagenet"
-    weights = str(
-        overrides.get("encoder_weights") or env.get("CAPTION_ENCODER_WEIGHTS") or default_weights
+    weights = _pick(overrides, "encoder_weights", "CAPTION_ENCODER_WEIGHTS", default_weights)
+    epochs = _whole_number("CAPTION_EPOCHS", _pick(overrides, "epochs", "CAPTION_EPOCHS", 20))
+    shapes_images = _whole_number(
+        "CAPTION_SHAPES_IMAGES", _pick(overrides, "shapes_images", "CAPTION_SHAPES_IMAGES", 1000)
     )
-    epochs_raw = overrides.get("epochs") or env.get("CAPTION_EPOCHS") or "20"
-    epochs = _positive_int("CAPTION_EPOCHS", str(epochs_raw))
-    shapes_raw = overrides.get("shapes_images") or env.get("CAPTION_SHAPES_IMAGES") or "1000"
+    seed = _whole_number("CAPTION_SEED", _pick(overrides, "seed", "CAPTION_SEED", 0), least=0)
     return Settings(
         dataset=dataset,
         data_dir=data_dir.expanduser().resolve(),
         run_dir=run_dir.expanduser().resolve(),
         encoder_weights=weights,
         epochs=epochs,
-        shapes_images=_positive_int("CAPTION_SHAPES_IMAGES", str(shapes_raw)),
+        shapes_images=shapes_images,
+        seed=seed,
     )

@@ -53,6 +53,23 @@ def test_bad_settings_say_what_to_set(monkeypatch):
         get_settings(dataset="flickr9k")
 
 
+def test_model_seed_setting(monkeypatch):
+    monkeypatch.delenv("CAPTION_SEED", raising=False)
+    assert get_settings().seed == 0
+    monkeypatch.setenv("CAPTION_SEED", "3")
+    assert get_settings().seed == 3
+    assert get_settings(seed=0).seed == 0  # an explicit 0 wins over the environment
+    assert "model seed" in get_settings().as_table()
+    monkeypatch.setenv("CAPTION_SEED", "-1")
+    with pytest.raises(ValueError, match="CAPTION_SEED='-1' must be at least 0"):
+        get_settings()
+
+
+def test_unknown_setting_is_an_error():
+    with pytest.raises(TypeError, match="unknown settings: epoch"):
+        get_settings(epoch=3)
+
+
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [
