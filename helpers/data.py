@@ -35,7 +35,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.config import get_settings
+from helpers.config import Settings, get_settings
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SPLITS = ("train", "val", "test")
@@ -78,6 +78,8 @@ class LoadReport:
     """split entries without captions or images (dropped from the split)"""
     notes: list[str] = field(default_factory=list)
     """other facts worth knowing (for example, how the splits were made)"""
+    split_made: bool = False
+    """True when the split files were missing and a split was made here"""
 
     @property
     def dropped_captions(self) -> int:
@@ -239,6 +241,11 @@ def read_kaggle_captions(path: Path, report: LoadReport) -> list[tuple[str, str]
             f"{path}:1: expected the header 'image,caption', found {lines[0][:60]!r}. "
             "Is this the captions.txt of the Kaggle Flickr8k dataset?"
         )
+    if not any(line.strip() for line in lines[1:]):
+        raise DatasetError(
+            f"{path} has the header 'image,caption' but no caption rows: captions.txt is "
+            "empty. Download or extract the Kaggle Flickr8k dataset again."
+        )
     pairs: list[tuple[str, str]] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
@@ -375,6 +382,7 @@ def _finish(
         splits = {s: _clean_split(s, listed_splits[s], captions, report) for s in SPLITS}
     elif split == "official":
         splits = random_split(order)
+        report.split_made = True
         report.notes.append(
             f"no official split files in {root}: made a reproducible 75/12.5/12.5% split. "
             f"Copy {', '.join(SPLIT_FILES.values())} there for the official split."
@@ -479,7 +487,7 @@ def detect_layout(root: Path) -> str | None:
 
 
 def load_dataset(
-    name: str | None = None,
+    name: str | Settings | None = None,
     root: str | Path | None = None,
     split: str = "official",
     download: bool = False,
@@ -488,8 +496,11 @@ def load_dataset(
     """Load a captioning dataset in whichever supported layout it is stored.
 
     Args:
-        name: ``"flickr8k"``, ``"shapes"``, ``"flickr30k"`` or ``"coco"``;
-            by default the ``CAPTION_DATASET`` setting.
+        name: the :class:`~helpers.config.Settings` of the run (its dataset,
+            data folder and shapes-world size are used, nothing is read from
+            the environment), or a dataset name, ``"flickr8k"``, ``"shapes"``,
+            ``"flickr30k"`` or ``"coco"``, with the other settings from the
+            environment; by default the ``CAPTION_DATASET`` setting.
         root: the folder that holds the dataset's files; by default
             ``<data dir>/<name>``.
         split: ``"official"`` (Flickr8k's 6000/1000/1000 lists), ``"seed"``
@@ -499,11 +510,15 @@ def load_dataset(
         shapes_options: ``n_images`` (default: the ``CAPTION_SHAPES_IMAGES``
             setting) and ``seed`` of the shapes world.
 
-    Loading reports what it dropped in ``dataset.report`` and warns when
-    anything was dropped. A missing dataset raises
+    Loading reports what it dropped in ``dataset.report``, and warns when it
+    dropped captions or split entries, or had to make a split because the split
+    files are missing. A missing dataset raises
     :class:`DatasetNotFoundError`, whose message says how to get it.
     """
-    settings = get_settings(**({"dataset": name} if name else {}))
+    if isinstance(name, Settings):
+        settings = name
+    else:
+        settings = get_settings(**({"dataset": name} if name else {}))
     name = settings.dataset
     root = Path(root).expanduser().resolve() if root is not None else settings.dataset_dir
 
@@ -530,8 +545,9 @@ def load_dataset(
         reader = read_official_layout if layout == "official" else read_kaggle_layout
         dataset = reader(root, split=split, name=name)
 
-    if not dataset.report.is_clean and dataset.report.dropped_captions:
-        warnings.warn(f"{name} in {root}: {dataset.report}", stacklevel=2)
+    report = dataset.report
+    if report.dropped_captions or report.split_problems or report.split_made:
+        warnings.warn(f"{name} in {root}: {report}", stacklevel=2)
     return dataset
 
 

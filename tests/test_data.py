@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.config import get_settings
 from helpers.data import (
     DatasetError,
     DatasetNotFoundError,
@@ -203,7 +204,7 @@ def test_images_and_captions_that_do_not_match(tmp_path, captions):
 
 
 def test_macos_resource_files_are_not_images(tmp_path, captions):
-    write_official(tmp_path, captions)
+    write_official(tmp_path, captions, splits_of(list(captions)))
     (tmp_path / "Flicker8k_Dataset" / f"._{next(iter(captions))}").write_bytes(b"\x00\x05")
     assert load_dataset("flickr8k", root=tmp_path).report.is_clean
 
@@ -275,3 +276,36 @@ def test_real_flickr8k_kaggle_layout_loads_the_same(real_flickr8k, tmp_path):
     kaggle = quiet_load("flickr8k", root=kaggle_root)
     assert kaggle.captions == official.captions
     assert kaggle.report.dropped_captions == 0
+
+
+def test_load_dataset_uses_the_settings_it_is_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("CAPTION_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("CAPTION_SHAPES_IMAGES", "30")
+    settings = get_settings(dataset="shapes", data_dir=tmp_path / "mine", shapes_images=12)
+    ds = load_dataset(settings)
+    assert ds.root == tmp_path / "mine" / "shapes" and len(ds.captions) == 12
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_dropped_split_entries_are_warned_about(tmp_path, captions):
+    names = list(captions)
+    splits = splits_of(names)
+    splits["test"] = [*splits["test"], "9999_not_there.jpg"]
+    write_official(tmp_path, captions, splits)
+    with pytest.warns(UserWarning, match=r"test: 1 images without captions or file.*9999_not"):
+        ds = load_dataset("flickr8k", root=tmp_path)
+    assert "9999_not_there.jpg" not in ds.splits["test"]
+
+
+def test_a_made_split_is_warned_about(tmp_path, captions):
+    write_official(tmp_path, captions)  # no split files
+    with pytest.warns(UserWarning, match="no official split files.*Flickr_8k.trainImages.txt"):
+        ds = load_dataset("flickr8k", root=tmp_path)
+    assert ds.report.split_made and sum(map(len, ds.splits.values())) == len(captions)
+
+
+def test_kaggle_captions_with_a_header_only_say_empty(tmp_path, captions):
+    root = write_kaggle(tmp_path, captions)
+    (root / "captions.txt").write_text("image,caption\n\n")
+    with pytest.raises(DatasetError, match=r"captions.txt.*no caption rows.*empty"):
+        load_dataset("flickr8k", root=root)
