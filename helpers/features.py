@@ -90,6 +90,17 @@ def load_image(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
+def is_pretrained(weights: str) -> bool:
+    """Whether an encoder with these ``weights`` was trained (ImageNet, or a weights file).
+
+    ``"none"`` is a randomly initialised network: its activations have an
+    arbitrary scale, so the captioner standardises them (notebook 04). A path
+    to a weights file counts as pretrained: it is how ImageNet weights are used
+    offline, and it must behave exactly like ``"imagenet"``.
+    """
+    return str(weights).strip().lower() != "none"
+
+
 def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0):
     """VGG16 cut at ``fc2`` (and ``block5_conv3`` when ``grid``), layers taken by name.
 
