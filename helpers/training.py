@@ -34,6 +34,7 @@ import keras
 import numpy as np
 
 from helpers.config import write_atomically
+from helpers.features import is_pretrained
 from helpers.models import count_parameters, vocab_size_of
 from helpers.text import Vocabulary, VocabularyError
 
@@ -144,13 +145,14 @@ def masked_loss() -> keras.losses.Loss:
 
 
 def feature_stats(cache, train_names: list[str], weights: str) -> tuple | None:
-    """Statistics to standardise the features with, or ``None`` for ImageNet features.
+    """Statistics to standardise the features with, or ``None`` for a pretrained encoder.
 
-    The seed feeds ImageNet ``fc2`` activations to the model as they are. A
-    randomly initialised encoder (``weights="none"``) gives activations of an
-    arbitrary scale, so they are standardised with training-split statistics.
+    The seed feeds ImageNet ``fc2`` activations to the model as they are
+    (``"imagenet"`` or a path to the ImageNet weights file). A randomly
+    initialised encoder (``weights="none"``) gives activations of an arbitrary
+    scale, so they are standardised with training-split statistics.
     """
-    return None if weights == "imagenet" else cache.normalizer(train_names)
+    return None if is_pretrained(weights) else cache.normalizer(train_names)
 
 
 # --------------------------------------------------------------------------
@@ -428,7 +430,7 @@ def prepare(settings, progress: bool = True) -> Prepared:
     from helpers.text import DEFAULT_MIN_COUNT
 
     notes = []
-    dataset = load_dataset(settings.dataset)
+    dataset = load_dataset(settings)
     run_dir = Path(settings.run_dir)
     cache = FeatureCache(run_dir / "features")
     if not cache.complete:
@@ -460,16 +462,21 @@ def trained_model(prepared: Prepared, **fit_options) -> tuple[keras.Model, dict]
     run_dir = Path(prepared.settings.run_dir)
     if (run_dir / MODEL_FILE).exists():
         model, vocab, meta = load_trained(run_dir)
-        weights = meta.get("encoder_weights", prepared.settings.encoder_weights)
-        if vocab.words == prepared.vocab.words and weights == prepared.settings.encoder_weights:
+        wanted = run_info(prepared.settings)
+        made_by = {key: meta.get(key, wanted[key]) for key in ("encoder_weights", "seed")}
+        if vocab.words == prepared.vocab.words and made_by == {
+            key: wanted[key] for key in made_by
+        }:
             return model, meta
-        prepared.notes.append("The saved model was trained with another vocabulary or other "
-                              "encoder weights.")
-    prepared.notes.append(f"Training the model now ({prepared.settings.epochs} epochs; "
+        prepared.notes.append("The saved model was trained with another vocabulary, other "
+                              "encoder weights or another seed.")
+    settings = prepared.settings
+    prepared.notes.append(f"Training the model now ({settings.epochs} epochs; "
                           "notebook 05 does this).")
-    model = build_caption_model(len(prepared.vocab), feature_stats=prepared.feature_stats())
+    model = build_caption_model(len(prepared.vocab), feature_stats=prepared.feature_stats(),
+                                seed=settings.seed)
     fit(model, prepared.vocab, prepared.split("train"), prepared.split("val"), run_dir,
-        epochs=prepared.settings.epochs, info=run_info(prepared.settings), **fit_options)
+        epochs=settings.epochs, seed=settings.seed, info=run_info(settings), **fit_options)
     model, _, meta = load_trained(run_dir)
     return model, meta
 
@@ -477,4 +484,4 @@ def trained_model(prepared: Prepared, **fit_options) -> tuple[keras.Model, dict]
 def run_info(settings) -> dict:
     """What made a model or a score, stored beside it."""
     return {"dataset": settings.dataset, "encoder": "VGG16",
-            "encoder_weights": settings.encoder_weights, "layer": "fc2"}
+            "encoder_weights": settings.encoder_weights, "layer": "fc2", "seed": settings.seed}

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from helpers.data import load_dataset
+from helpers.features import is_pretrained
 from helpers.models import build_caption_model
 from helpers.text import Vocabulary, VocabularyError
 from helpers.training import (
     CaptionData,
     TrainingDataError,
+    feature_stats,
     fit,
     load_trained,
     masked_loss,
@@ -186,3 +188,16 @@ def test_a_checkpoint_of_other_encoder_weights_is_not_resumed(world, tmp_path):
                 info={"dataset": "flickr8k", "encoder_weights": "imagenet"})
     assert other.resumed_from == 0
     assert load_trained(tmp_path)[2]["encoder_weights"] == "imagenet"
+
+
+@pytest.mark.parametrize(("weights", "standardised"), [
+    ("none", True), ("imagenet", False), ("/models/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+                                          False)])
+def test_features_are_standardised_only_for_a_random_encoder(weights, standardised):
+    class Cache:  # feature_stats only asks the cache for its normaliser
+        def normalizer(self, names):
+            return np.zeros(4), np.ones(4)
+
+    stats = feature_stats(Cache(), ["a.jpg"], weights)
+    assert (stats is not None) == standardised
+    assert is_pretrained(weights) != standardised
