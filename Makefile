@@ -8,22 +8,30 @@ DATASET ?= shapes
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup tutorial test lint bench clean
+.PHONY: setup tutorial test lint bench sweep rehearsal constraints clean
 
 setup: $(STAMP)  ## make .venv and install everything (quick when already done)
 
-$(STAMP): requirements.txt pyproject.toml
+# The tested versions (constraints.txt); `make setup CONSTRAINTS=` takes the newest in range.
+CONSTRAINTS ?= constraints.txt
+
+$(STAMP): requirements.txt pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt -e .
+	$(PY) -m pip install -q -r requirements.txt $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e .
 	touch $(STAMP)
+
+constraints:  ## after a green `make test`: record the versions it ran with
+	{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^caption-helpers'; } > constraints.txt.tmp
+	mv constraints.txt.tmp constraints.txt
 
 tutorial: setup  ## run every notebook in order; executed copies go to runs/<dataset>/notebooks/
 	@mkdir -p runs/$(DATASET)/notebooks
 	@for nb in $(NOTEBOOKS); do \
-	  echo "== $$nb ($(DATASET))"; \
+	  echo "== $$nb ($(DATASET))"; start=$$(date +%s); \
 	  CAPTION_DATASET=$(DATASET) $(PY) -m jupyter nbconvert --to notebook --execute \
 	    --ExecutePreprocessor.timeout=3600 --output-dir runs/$(DATASET)/notebooks "$$nb" || exit 1; \
+	  echo "   done in $$(( $$(date +%s) - start )) s"; \
 	done
 	@echo "Executed notebooks are in runs/$(DATASET)/notebooks/"
 
@@ -35,6 +43,12 @@ test: setup lint  ## unit tests, then every notebook under nbval, on the shapes 
 
 bench: setup  ## speed and memory ratios against the classic approach
 	$(PY) -m benchmarks
+
+sweep: setup  ## do the quality checks hold for every seed and instruction set? (about 30 min)
+	$(PY) -m benchmarks.quality_sweep
+
+rehearsal: setup  ## notebooks 01-06 at Flickr8k scale on stand-in images (about an hour)
+	$(PY) -m benchmarks.rehearsal
 
 clean:  ## remove the environment, caches and run artifacts (data/ is kept)
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,52 @@
+"""The tested versions: requirements (ranges), constraints (exact pins) and pyproject agree."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[1]
+IMPORT_TO_DIST = {"PIL": "pillow"}  # import names that differ from the package's name
+
+
+def _requirements(path: Path) -> dict[str, Requirement]:
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return {canonicalize_name(r.name): r for r in map(Requirement, filter(None, lines))}
+
+
+def test_every_requirement_is_pinned_within_its_range():
+    ranges = _requirements(ROOT / "requirements.txt")
+    pins = _requirements(ROOT / "constraints.txt")
+    for name, requirement in ranges.items():
+        assert name in pins, f"constraints.txt has no pin for {name}"
+        (spec,) = pins[name].specifier
+        assert spec.operator == "==", f"constraints.txt: {pins[name]} is not an exact pin"
+        assert requirement.specifier.contains(spec.version), (
+            f"constraints.txt pins {pins[name]}, outside requirements.txt's {requirement}")
+
+
+def test_ruff_is_pinned_so_a_new_release_cannot_break_a_fresh_clone():
+    (spec,) = _requirements(ROOT / "requirements.txt")["ruff"].specifier
+    assert spec.operator == "=="
+
+
+def test_pyproject_declares_what_helpers_imports():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    declared = {canonicalize_name(Requirement(d).name)
+                for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+                    "dependencies"]}
+    imported = set()
+    for path in (ROOT / "helpers").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"helpers", "__future__"}
+    missing = {canonicalize_name(IMPORT_TO_DIST.get(m, m)) for m in third_party} - declared
+    assert not missing, f"helpers imports {sorted(missing)}, which pyproject.toml does not declare"
