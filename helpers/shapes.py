@@ -271,20 +271,57 @@ def _shape_word(word: str) -> str | None:
     return None
 
 
-def caption_truth(caption: str, scene: Scene) -> dict[str, bool]:
-    """Whether a (generated) caption names the scene's colours and shapes correctly.
+TRUTH_KINDS = ("colours", "shapes", "background")
+"""What :func:`caption_truth` checks in a caption."""
 
-    ``colours``: every colour it names is in the scene; ``shapes``: every shape
-    it names is in the scene; ``background``: the background it names, if any,
-    is right. A caption that names none of a kind counts as right for that kind
-    (it said nothing false). Used next to BLEU in notebook 06.
+
+def caption_truth(caption: str, scene: Scene) -> dict[str, str]:
+    """What a (generated) caption says about the scene, kind by kind (notebook 06).
+
+    For each of :data:`TRUTH_KINDS` the answer is ``"right"`` (it names some,
+    and every one it names is in the picture), ``"wrong"`` (it names at least
+    one that is not there) or ``"none"`` (it names none). A caption that names
+    nothing is not right: "a shape" is true of every picture and shows nothing.
+
+    >>> scene = Scene("white", (Thing("circle", "red", "small", 40, 40),), "single")
+    >>> caption_truth("a red square on a white background", scene)
+    {'colours': 'right', 'shapes': 'wrong', 'background': 'right'}
     """
     words = caption.lower().split()
-    colours = {w for w in words if w in COLOURS}
-    shapes = {s for s in map(_shape_word, words) if s}
-    backgrounds = {w for w in words if w in BACKGROUNDS}
-    return {
-        "colours": colours <= {t.colour for t in scene.things},
-        "shapes": shapes <= {t.shape for t in scene.things},
-        "background": backgrounds <= {scene.background},
+    named = {
+        "colours": {w for w in words if w in COLOURS},
+        "shapes": {s for s in map(_shape_word, words) if s},
+        "background": {w for w in words if w in BACKGROUNDS},
     }
+    present = {
+        "colours": {t.colour for t in scene.things},
+        "shapes": {t.shape for t in scene.things},
+        "background": {scene.background},
+    }
+    return {
+        kind: "none" if not named[kind] else "right" if named[kind] <= present[kind] else "wrong"
+        for kind in TRUTH_KINDS
+    }
+
+
+def truth_rates(captions: list[str], scenes: list[Scene]) -> dict[str, dict[str, float]]:
+    """How often captions name each kind, and name it right (notebook 06).
+
+    For each kind: ``named`` is the share of captions that name one at all,
+    ``right`` the share that name it and are right (of *all* captions, so a
+    caption that names nothing counts against it), and ``right_when_named``
+    the share of right ones among those that name it (``nan`` if none do).
+    """
+    if len(captions) != len(scenes) or not captions:
+        raise ValueError(f"{len(captions)} captions for {len(scenes)} scenes: give one per scene")
+    verdicts = [caption_truth(c, s) for c, s in zip(captions, scenes)]
+    rates = {}
+    for kind in TRUTH_KINDS:
+        named = sum(v[kind] != "none" for v in verdicts)
+        right = sum(v[kind] == "right" for v in verdicts)
+        rates[kind] = {
+            "named": named / len(verdicts),
+            "right": right / len(verdicts),
+            "right_when_named": right / named if named else float("nan"),
+        }
+    return rates

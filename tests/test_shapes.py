@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -11,11 +13,13 @@ from helpers.shapes import (
     BACKGROUNDS,
     COLOURS,
     SHAPES,
+    TRUTH_KINDS,
     Scene,
     Thing,
     caption_truth,
     load_scenes,
     make_shapes_world,
+    truth_rates,
 )
 from helpers.text import clean_caption
 
@@ -113,14 +117,31 @@ def test_caption_truth_counts_what_a_caption_gets_right(tmp_path):
     scene = Scene("gray", (Thing("circle", "red", "small", 40, 40),
                            Thing("square", "blue", "large", 150, 40)), "row")
     assert caption_truth("a red circle to the left of a blue square", scene) == {
-        "colours": True, "shapes": True, "background": True}
+        "colours": "right", "shapes": "right", "background": "none"}
     assert caption_truth("two red circles on gray", scene) == {
-        "colours": True, "shapes": True, "background": True}
+        "colours": "right", "shapes": "right", "background": "right"}
     wrong = caption_truth("a green star on a white background", scene)
-    assert wrong == {"colours": False, "shapes": False, "background": False}
-    # every true reference caption of a real world is right about everything
+    assert wrong == {"colours": "wrong", "shapes": "wrong", "background": "wrong"}
+    # naming nothing is not being right
+    assert caption_truth("two shapes", scene) == dict.fromkeys(TRUTH_KINDS, "none")
+    # every true reference caption of a real world is never wrong, and names something
     root = make_shapes_world(tmp_path / "world", n_images=10)
     scenes = load_scenes(root)
     for line in (root / "Flickr8k.token.txt").read_text().splitlines():
         key, caption = line.split("\t")
-        assert all(caption_truth(caption, scenes[key.split("#")[0]]).values()), caption
+        verdict = caption_truth(caption, scenes[key.split("#")[0]])
+        assert "wrong" not in verdict.values() and set(verdict.values()) != {"none"}, caption
+
+
+def test_truth_rates_count_named_and_right_apart():
+    red = Scene("white", (Thing("circle", "red", "small", 40, 40),), "single")
+    blue = Scene("black", (Thing("star", "blue", "large", 100, 100),), "single")
+    captions = ["a red circle on white", "a red star", "one shape"]
+    rates = truth_rates(captions, [red, blue, red])
+    assert rates["colours"] == {"named": 2 / 3, "right": 1 / 3, "right_when_named": 0.5}
+    assert rates["shapes"] == {"named": 2 / 3, "right": 2 / 3, "right_when_named": 1.0}
+    assert rates["background"]["named"] == 1 / 3 and rates["background"]["right"] == 1 / 3
+    nothing = truth_rates(["one shape"], [red])["background"]
+    assert nothing["right"] == 0 and math.isnan(nothing["right_when_named"])
+    with pytest.raises(ValueError, match="one per scene"):
+        truth_rates(captions, [red])
