@@ -135,16 +135,37 @@ def load_metrics(run_dir: str | Path) -> dict[str, dict[str, float]]:
     return {m: v["scores"] for m, v in json.loads(path.read_text())["methods"].items()}
 
 
-REFERENCE_SCORES = {
-    "seed (VGG16 + LSTM merge, greedy)": {"BLEU-1": 0.548, "BLEU-2": 0.323},
-    "merge tutorial (greedy)": {"BLEU-1": 0.579, "BLEU-2": 0.345, "BLEU-3": 0.252,
-                                "BLEU-4": 0.131},
-    "merge, beam 3 (Tanti et al. 2018)": {"BLEU-1": 0.600, "BLEU-2": 0.413, "BLEU-3": 0.273,
-                                          "BLEU-4": 0.178},
-    "soft attention (Xu et al. 2015)": {"BLEU-1": 0.67, "BLEU-2": 0.448, "BLEU-3": 0.299,
-                                        "BLEU-4": 0.195},
+PUBLISHED = {
+    "seed (VGG16 + LSTM merge)": {
+        "source": "the seed description this series starts from",
+        "decoding": "greedy", "split": "90% train / 10% test of Flickr8k, not the official split",
+        "start/end counted": "not stated",
+        "scores": {"BLEU-1": 0.548, "BLEU-2": 0.323}},
+    "VGG16 + LSTM merge tutorial": {
+        "source": "J. Brownlee (2017), How to Develop a Deep Learning Photo Caption Generator "
+                  "from Scratch, Machine Learning Mastery",
+        "decoding": "greedy", "split": "official Flickr8k test (1,000 images)",
+        "start/end counted": "yes (startseq/endseq stay in both captions and references)",
+        "scores": {"BLEU-1": 0.579, "BLEU-2": 0.345, "BLEU-3": 0.252, "BLEU-4": 0.131}},
+    "merge (Tanti et al. 2018)": {
+        "source": "M. Tanti, A. Gatt, K. Camilleri (2018), Where to put the image in an image "
+                  "caption generator, Natural Language Engineering 24(3)",
+        "decoding": "beam 3", "split": "Flickr8k test (1,000 images)",
+        "start/end counted": "no (MSCOCO evaluation code)",
+        "scores": {"BLEU-1": 0.600, "BLEU-2": 0.413, "BLEU-3": 0.273, "BLEU-4": 0.178}},
+    "soft attention (Xu et al. 2015)": {
+        "source": "K. Xu et al. (2015), Show, Attend and Tell: Neural Image Caption Generation "
+                  "with Visual Attention, ICML",
+        "decoding": "beam search", "split": "Flickr8k test (1,000 images)",
+        "start/end counted": "not stated",
+        "scores": {"BLEU-1": 0.67, "BLEU-2": 0.448, "BLEU-3": 0.299, "BLEU-4": 0.195}},
 }
-"""Flickr8k test-split scores reported by the seed and in the literature (see DESIGN.md)."""
+"""Flickr8k scores reported by the seed and in the literature, each with where it comes from
+(see DESIGN.md). Only comparable with a run on Flickr8k, and only where split, decoding and
+the treatment of start/end tokens match."""
+
+REFERENCE_SCORES = {name: entry["scores"] for name, entry in PUBLISHED.items()}
+"""Just the scores of :data:`PUBLISHED`, as rows for :func:`format_table`."""
 
 
 def format_table(rows: Mapping[str, Mapping[str, float]], title: str = "") -> str:
