@@ -35,7 +35,7 @@ def test_follows_the_template(path):
     text = "\n".join("".join(c["source"]) for c in cells)
     assert cells[0]["source"][0].startswith("# "), "starts with a title"
     assert f"blob/main/notebooks/{path.name}" in text, "Colab badge points at this notebook"
-    for heading in ("## Overview", "## Setup", "## Summary", "## Exercises"):
+    for heading in ("## Overview", "## Setup", "## Summary", "## Exercises", "## References"):
         assert heading in text, f"{path.name} lacks a '{heading}' section"
     assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), (
         f"{path.name} has no cell tagged 'parameters'"
