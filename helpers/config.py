@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -62,6 +63,28 @@ def write_atomically(path: str | Path, text: str) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+    return path
+
+
+def send_native_logs_to(path: str | Path | None = None) -> Path:
+    """Send what compiled libraries write straight to standard error into a log file.
+
+    TensorFlow's C++ core writes lines such as ``I0000 ... cudart_stub`` and
+    ``E0000 ... failed call to cuInit`` (no GPU here, which is fine) directly to
+    the process's file descriptor 2, before ``TF_CPP_MIN_LOG_LEVEL`` applies. A
+    notebook shows them in red between the lesson's outputs. Called in a
+    notebook's Setup cell, before TensorFlow is imported, this points descriptor
+    2 at ``path`` (by default a file in the temporary folder), so they are kept
+    there instead. In Jupyter, Python's own warnings and errors still reach the
+    notebook: ``sys.stderr`` is the notebook's stream, not descriptor 2.
+    Returns the log file's path.
+    """
+    path = Path(path) if path else Path(tempfile.gettempdir()) / "caption-tutorial-native.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stderr.flush()
+    os.dup2(log, 2)
+    os.close(log)
     return path
 
 

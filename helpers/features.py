@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -290,7 +291,7 @@ def extract_features(
     images are skipped and listed in ``cache.failed``. ``stop_after_batches``
     stops early, as an interruption would (used by the tests and notebook 02).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # a text bar: a saved or exported notebook shows it finished
 
     folder = Path(run_dir) / "features"
     cache = FeatureCache(folder)
@@ -332,7 +333,7 @@ def extract_features(
     order = [i for b in todo for i in range(b * batch_size, min((b + 1) * batch_size, len(names)))]
     paths = [str(dataset.image_path(names[i])) for i in order]
     bar = tqdm(total=len(names), initial=len(names) - len(order), unit="img",
-               desc="VGG16 features", disable=not progress)
+               desc="VGG16 features", disable=not progress, file=sys.stdout, mininterval=2)
     for step, (images, readable) in enumerate(image_batches(paths, batch_size)):
         b = todo[step]
         rows = slice(b * batch_size, b * batch_size + len(images))

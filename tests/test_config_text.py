@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,13 @@ def test_clean_caption(raw, clean):
 def test_word_counts_keep_the_article():
     counts = word_counts(["A dog .", "a cat, a hat"])
     assert counts["a"] == 3 and counts["dog"] == 1
+
+
+def test_native_logs_go_to_the_file_not_the_screen(tmp_path):
+    log = tmp_path / "native.log"
+    script = (f"import os; from helpers.config import send_native_logs_to; "
+              f"send_native_logs_to({str(log)!r}); os.write(2, b'E0000 cuInit chatter')")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    assert "chatter" not in done.stderr
+    assert "E0000 cuInit chatter" in log.read_text()
