@@ -66,7 +66,7 @@ def write_atomically(path: str | Path, text: str) -> Path:
     return path
 
 
-def send_native_logs_to(path: str | Path | None = None) -> Path:
+def send_native_logs_to(path: str | Path | None = None) -> Path | None:
     """Send what compiled libraries write straight to standard error into a log file.
 
     TensorFlow's C++ core writes lines such as ``I0000 ... cudart_stub`` and
@@ -77,11 +77,18 @@ def send_native_logs_to(path: str | Path | None = None) -> Path:
     2 at ``path`` (by default a file in the temporary folder), so they are kept
     there instead. In Jupyter, Python's own warnings and errors still reach the
     notebook: ``sys.stderr`` is the notebook's stream, not descriptor 2.
-    Returns the log file's path.
+    Returns the log file's path (look there if the kernel dies), or None when
+    it cannot be written, in which case nothing changes.
     """
-    path = Path(path) if path else Path(tempfile.gettempdir()) / "caption-tutorial-native.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    if path is None:  # one file per user: a lab machine's /tmp is shared
+        user = os.environ.get("USER") or os.environ.get("USERNAME") or "user"
+        path = Path(tempfile.gettempdir()) / f"caption-tutorial-{user}-native.log"
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError:
+        return None
     sys.stderr.flush()
     os.dup2(log, 2)
     os.close(log)

@@ -263,7 +263,8 @@ def classic_greedy_decode(model: keras.Model, features: np.ndarray, vocab: Vocab
     """The classic tutorials' loop, for comparison: one ``predict`` per word per image.
 
     Each call re-reads the whole prefix, padded to the maximum length. Slow on
-    purpose; the benchmark and notebook 06 time it against :func:`greedy_decode`.
+    purpose; the decoding benchmark and the quality sweep compare it with
+    :func:`greedy_decode` (notebook 06 writes its own plain loop).
     """
     from helpers.models import next_word_model
 

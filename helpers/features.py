@@ -99,7 +99,7 @@ def is_pretrained(weights: str) -> bool:
     to a weights file counts as pretrained: it is how ImageNet weights are used
     offline, and it must behave exactly like ``"imagenet"``.
     """
-    return str(weights).strip().lower() != "none"
+    return str(weights) != "none"
 
 
 def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0):

@@ -209,11 +209,14 @@ def load_trained(run_dir: str | Path) -> tuple[keras.Model, Vocabulary, dict]:
 # --------------------------------------------------------------------------
 
 
-def _signature(model: keras.Model, vocab: Vocabulary, train: CaptionData, info: dict) -> str:
-    """What a resumable run must share with the current one: model shape, words, data, encoder."""
+def _signature(model: keras.Model, vocab: Vocabulary, train: CaptionData, info: dict,
+               seed: int) -> str:
+    """What a resumable run must share with the current one: model shape, words, data, encoder
+    and seed (seed 0 adds nothing, so runs made before the seed setting still resume)."""
     parts = [json.dumps(count_parameters(model)), "\n".join(vocab.words),
              str(len(train)), str(train.num_words),
              str(info.get("dataset")), str(info.get("encoder_weights"))]
+    parts += [f"seed {seed}"] if seed else []
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
@@ -306,7 +309,7 @@ def fit(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "checkpoints" / "state.json"
-    signature = _signature(model, vocab, train, info or {})
+    signature = _signature(model, vocab, train, info or {}, seed)
     state = {"signature": signature, "epochs_done": 0, "best_epoch": 0,
              "best_val_loss": float("inf"), "history": [], "stopped_early": False}
     if resume and state_path.exists():
@@ -463,7 +466,8 @@ def trained_model(prepared: Prepared, **fit_options) -> tuple[keras.Model, dict]
     if (run_dir / MODEL_FILE).exists():
         model, vocab, meta = load_trained(run_dir)
         wanted = run_info(prepared.settings)
-        made_by = {key: meta.get(key, wanted[key]) for key in ("encoder_weights", "seed")}
+        made_by = {"encoder_weights": meta.get("encoder_weights", wanted["encoder_weights"]),
+                   "seed": meta.get("seed", 0)}  # models saved before the seed setting: seed 0
         if vocab.words == prepared.vocab.words and made_by == {
             key: wanted[key] for key in made_by
         }:

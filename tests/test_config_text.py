@@ -98,3 +98,14 @@ def test_native_logs_go_to_the_file_not_the_screen(tmp_path):
                           cwd=ROOT, check=True)
     assert "chatter" not in done.stderr
     assert "E0000 cuInit chatter" in log.read_text()
+
+
+def test_native_logs_that_cannot_be_written_change_nothing(tmp_path):
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    script = (f"import os; from helpers.config import send_native_logs_to; "
+              f"print(send_native_logs_to({str(blocker / 'native.log')!r})); "
+              f"os.write(2, b'still here')")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    assert done.stdout.strip() == "None" and "still here" in done.stderr

@@ -190,6 +190,19 @@ def test_a_checkpoint_of_other_encoder_weights_is_not_resumed(world, tmp_path):
     assert load_trained(tmp_path)[2]["encoder_weights"] == "imagenet"
 
 
+def test_a_run_of_another_seed_is_not_resumed(world, tmp_path):
+    dataset, vocab, cache = world
+    train = CaptionData.from_split(dataset, "train", vocab, cache)
+    val = CaptionData.from_split(dataset, "val", vocab, cache)
+    info = {"dataset": "flickr8k", "encoder_weights": "none"}
+    fit(small_model(vocab), vocab, train, val, tmp_path, epochs=1, verbose=0, info=info)
+    same = fit(small_model(vocab), vocab, train, val, tmp_path, epochs=1, verbose=0, info=info)
+    assert same.resumed_from == 1  # finished: nothing to train
+    other = fit(small_model(vocab, seed=1), vocab, train, val, tmp_path, epochs=1, seed=1,
+                verbose=0, info=info)
+    assert other.resumed_from == 0 and other.epochs_done == 1
+
+
 @pytest.mark.parametrize(("weights", "standardised"), [
     ("none", True), ("imagenet", False), ("/models/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
                                           False)])
