@@ -2,7 +2,8 @@
 
 Tests and notebooks run on the offline shapes world, made small so the whole
 series runs quickly on a CPU, with data and run folders of their own so a
-learner's `make tutorial` results are never touched. Kernels started by nbval
+learner's `make tutorial` results are never touched. The encoder is the faster
+variant of shapes-vgg, pretrained once in the tests' data folder. Kernels started by nbval
 inherit this environment. A caller can override any of it.
 """
 
@@ -13,5 +14,7 @@ ROOT = Path(__file__).resolve().parent
 
 os.environ.setdefault("CAPTION_DATASET", "shapes")
 os.environ.setdefault("CAPTION_SHAPES_IMAGES", "200")
+# the faster pretrained encoder: pretrained once per data folder, in about two minutes
+os.environ.setdefault("CAPTION_ENCODER", "shapes-vgg-small")
 os.environ.setdefault("CAPTION_DATA_DIR", str(ROOT / "data" / "ci"))
 os.environ.setdefault("CAPTION_RUN_DIR", str(ROOT / "runs" / "ci"))

@@ -11,7 +11,8 @@ them.
 | dataset          | ``CAPTION_DATASET``       | ``flickr8k``                         |
 | data folder      | ``CAPTION_DATA_DIR``      | ``<repo>/data``                      |
 | run folder       | ``CAPTION_RUN_DIR``       | ``<repo>/runs/<dataset>``            |
-| encoder weights  | ``CAPTION_ENCODER_WEIGHTS`` | ``imagenet`` (``none`` for shapes) |
+| encoder          | ``CAPTION_ENCODER``       | ``vgg16`` (``shapes-vgg`` for shapes) |
+| encoder weights  | ``CAPTION_ENCODER_WEIGHTS`` | ``imagenet`` (VGG16's; ``none``: random) |
 | epochs           | ``CAPTION_EPOCHS``        | ``20``                               |
 | model seed       | ``CAPTION_SEED``          | ``0`` (initial weights, dropout, shuffling) |
 | shapes images    | ``CAPTION_SHAPES_IMAGES`` | ``1000`` (size of the shapes world)  |
@@ -31,6 +32,9 @@ from pathlib import Path
 
 DATASETS = ("flickr8k", "shapes", "flickr30k", "coco")
 """Names :func:`helpers.data.load_dataset` knows."""
+
+ENCODERS = ("vgg16", "shapes-vgg", "shapes-vgg-small")
+"""Encoders :func:`helpers.features.build_encoder` knows (notebook 02)."""
 
 REPO_URL = "https://github.com/caption-tutorial/vgg16-lstm-captioning"
 """Where the series lives; Colab clones it to get ``helpers``."""
@@ -134,6 +138,7 @@ class Settings:
     epochs: int
     shapes_images: int = 1000
     seed: int = 0
+    encoder: str = "vgg16"
 
     @property
     def dataset_dir(self) -> Path:
@@ -146,10 +151,11 @@ class Settings:
             "dataset": self.dataset,
             "data folder": self.dataset_dir,
             "run folder": self.run_dir,
-            "encoder weights": self.encoder_weights,
-            "epochs": self.epochs,
-            "model seed": self.seed,
+            "encoder": self.encoder,
         }
+        if self.encoder == "vgg16":  # shapes-vgg has its own weights (notebook 02)
+            rows["encoder weights"] = self.encoder_weights
+        rows |= {"epochs": self.epochs, "model seed": self.seed}
         if self.dataset == "shapes":
             rows["shapes images"] = self.shapes_images
         width = max(map(len, rows))
@@ -159,8 +165,8 @@ class Settings:
 def get_settings(**overrides: object) -> Settings:
     """Read the settings from the environment; keyword arguments win over both.
 
-    >>> get_settings(dataset="shapes").encoder_weights
-    'none'
+    >>> get_settings(dataset="shapes").encoder
+    'shapes-vgg'
     """
     unknown = set(overrides) - {f.name for f in fields(Settings)}
     if unknown:
@@ -174,8 +180,12 @@ def get_settings(**overrides: object) -> Settings:
     root = repo_root()
     data_dir = Path(_pick(overrides, "data_dir", "CAPTION_DATA_DIR", root / "data"))
     run_dir = Path(_pick(overrides, "run_dir", "CAPTION_RUN_DIR", root / "runs" / dataset))
-    default_weights = "none" if dataset == "shapes" else "imagenet"
-    weights = _pick(overrides, "encoder_weights", "CAPTION_ENCODER_WEIGHTS", default_weights)
+    encoder = _pick(overrides, "encoder", "CAPTION_ENCODER",
+                    "shapes-vgg" if dataset == "shapes" else "vgg16").lower()
+    if encoder not in ENCODERS:
+        raise ValueError(f"Unknown encoder {encoder!r} (from CAPTION_ENCODER or the encoder "
+                         f"argument); choose one of {', '.join(ENCODERS)}.")
+    weights = _pick(overrides, "encoder_weights", "CAPTION_ENCODER_WEIGHTS", "imagenet")
     epochs = _whole_number("CAPTION_EPOCHS", _pick(overrides, "epochs", "CAPTION_EPOCHS", 20))
     shapes_images = _whole_number(
         "CAPTION_SHAPES_IMAGES", _pick(overrides, "shapes_images", "CAPTION_SHAPES_IMAGES", 1000)
@@ -189,4 +199,5 @@ def get_settings(**overrides: object) -> Settings:
         epochs=epochs,
         shapes_images=shapes_images,
         seed=seed,
+        encoder=encoder,
     )

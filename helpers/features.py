@@ -1,10 +1,12 @@
-"""Image features from VGG16, computed once and cached (notebook 02).
+"""Image features from VGG16 (or shapes-vgg), computed once and cached (notebook 02).
 
 The captioner never sees pixels: it sees what VGG16, a network trained to
 recognise ImageNet's 1,000 classes, makes of them. We take the 4,096 numbers of
 its second fully connected layer ``fc2`` (the last layer before the class
 scores) and, for the attention notebook, the 14x14x512 grid of the last
-convolution ``block5_conv3``, both from one forward pass.
+convolution ``block5_conv3``, both from one forward pass. Offline, on the shapes
+world, the encoder is ``shapes-vgg`` (:mod:`helpers.shapes_vgg`): the same idea
+on a small scale, ``fc2`` of 1,024 numbers and a 14x14 grid.
 
 Extraction is the slowest step of the series, so its result is cached in the
 run folder and the cache is treated with care:
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from helpers.config import write_atomically
+from helpers.config import ENCODERS, write_atomically
 
 IMAGE_SIZE = 224
 FC2_LAYER, GRID_LAYER = "fc2", "block5_conv3"
@@ -91,7 +93,37 @@ def load_image(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-def is_pretrained(weights: str) -> bool:
+@dataclass(frozen=True)
+class EncoderLayers:
+    """The two layers a feature cache keeps from an encoder, and their shapes."""
+
+    fc2: str
+    grid: str
+    fc2_dim: int
+    grid_shape: tuple[int, int, int]
+
+
+def encoder_layers(encoder: str = "vgg16") -> EncoderLayers:
+    """Names and shapes of ``fc2`` and the conv grid of ``encoder``."""
+    if encoder == "vgg16":
+        return EncoderLayers(FC2_LAYER, GRID_LAYER, FC2_DIM, GRID_SHAPE)
+    from helpers import shapes_vgg
+
+    recipe = shapes_vgg.recipe_for(encoder)
+    grid_side = IMAGE_SIZE // 16  # halved, then three pools: 224 / 16 = 14
+    return EncoderLayers(shapes_vgg.FC2_LAYER, shapes_vgg.GRID_LAYER, recipe.fc_dim,
+                         (grid_side, grid_side, recipe.blocks[3][0]))
+
+
+def check_encoder(encoder: str) -> str:
+    """``encoder`` if the series knows it, else an error that lists the choices."""
+    if encoder not in ENCODERS:
+        raise ValueError(f"Unknown encoder {encoder!r} (from CAPTION_ENCODER or the encoder "
+                         f"argument); choose one of {', '.join(ENCODERS)}.")
+    return encoder
+
+
+def is_pretrained(weights: str, encoder: str = "vgg16") -> bool:
     """Whether an encoder with these ``weights`` was trained (ImageNet, or a weights file).
 
     ``"none"`` is a randomly initialised network: its activations have an
@@ -102,15 +134,31 @@ def is_pretrained(weights: str) -> bool:
     return str(weights) != "none"
 
 
-def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0):
-    """VGG16 cut at ``fc2`` (and ``block5_conv3`` when ``grid``), layers taken by name.
+def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0,
+                  encoder: str = "vgg16", data_dir: str | Path | None = None,
+                  progress: bool = True):
+    """The encoder cut at ``fc2`` (and at its conv grid when ``grid``), layers taken by name.
 
-    ``weights``: ``"imagenet"`` (downloaded once by Keras, about 528 MB),
-    ``"none"`` (random initialisation from ``seed``: no download, the same
-    network on every machine) or the path of a VGG16 weights file.
+    For VGG16, ``weights``: ``"imagenet"`` (downloaded once by Keras, about
+    528 MB), ``"none"`` (random initialisation from ``seed``: no download, the
+    same network on every machine) or the path of a VGG16 weights file.
+    ``encoder="shapes-vgg"`` takes the small network pretrained on shapes-world
+    scenes, pretraining it first (a few minutes, once per machine) when
+    ``data_dir`` holds no weights for it yet.
     """
     import keras
 
+    check_encoder(encoder)
+    if encoder != "vgg16":
+        from helpers.config import get_settings
+        from helpers.shapes_vgg import load_shapes_vgg
+
+        data_dir = data_dir if data_dir is not None else get_settings().data_dir
+        base = load_shapes_vgg(data_dir, encoder, progress=progress)
+        names = encoder_layers(encoder)
+        layers = [names.fc2, names.grid] if grid else [names.fc2]
+        outputs = [base.get_layer(name).output for name in layers]
+        return keras.Model(base.input, outputs, name=encoder.replace("-", "_") + "_encoder")
     if weights == "none":
         keras.utils.set_random_seed(seed)
         base = keras.applications.VGG16(weights=None)
@@ -258,13 +306,19 @@ class FeatureCache:
         return mean, std
 
 
-def cache_settings(dataset_name: str, weights: str, grid: bool) -> dict:
+def cache_settings(dataset_name: str, weights: str, grid: bool, encoder: str = "vgg16") -> dict:
     """What makes a cache: a cache made with other settings is not reused."""
+    names = encoder_layers(encoder)
+    if encoder == "vgg16":
+        made_by = {"encoder": "VGG16", "weights": weights}
+    else:  # the pretraining recipe stands for the weights: another recipe, another cache
+        from helpers.shapes_vgg import recipe_for
+
+        made_by = {"encoder": encoder, "weights": recipe_for(encoder).key}
     return {
         "dataset": dataset_name,
-        "encoder": "VGG16",
-        "weights": weights,
-        "layers": [FC2_LAYER, GRID_LAYER] if grid else [FC2_LAYER],
+        **made_by,
+        "layers": [names.fc2, names.grid] if grid else [names.fc2],
         "image_size": IMAGE_SIZE,
     }
 
@@ -284,18 +338,22 @@ def extract_features(
     batch_size: int = 32,
     progress: bool = True,
     stop_after_batches: int | None = None,
+    encoder: str = "vgg16",
+    data_dir: str | Path | None = None,
 ) -> FeatureCache:
     """Compute (or resume, or reuse) the feature cache of every image of ``dataset``.
 
     Returns the :class:`FeatureCache` in ``<run_dir>/features``. Unreadable
     images are skipped and listed in ``cache.failed``. ``stop_after_batches``
     stops early, as an interruption would (used by the tests and notebook 02).
+    ``encoder`` and ``data_dir`` choose the encoder as in :func:`build_encoder`.
     """
     from tqdm import tqdm  # a text bar: a saved or exported notebook shows it finished
 
     folder = Path(run_dir) / "features"
     cache = FeatureCache(folder)
-    wanted = cache_settings(dataset.name, weights, grid)
+    wanted = cache_settings(dataset.name, weights, grid, encoder)
+    layer_names = encoder_layers(encoder)
     names = sorted(dataset.captions)
     meta_path = folder / "meta.json"
     meta = cache.meta if meta_path.exists() else None
@@ -304,10 +362,11 @@ def extract_features(
     if meta is None or meta["settings"] != wanted or meta["names"] != names:
         shutil.rmtree(folder, ignore_errors=True)  # stale or absent: start afresh
         folder.mkdir(parents=True)
-        np.lib.format.open_memmap(folder / "fc2.npy", "w+", np.float32, (len(names), FC2_DIM))
+        shape = (len(names), layer_names.fc2_dim)
+        np.lib.format.open_memmap(folder / "fc2.npy", "w+", np.float32, shape)
         if grid:  # float16 halves the size of the grid (Flickr8k: 1.6 GB instead of 3.2)
-            shape = (len(names), *GRID_SHAPE)
-            np.lib.format.open_memmap(folder / f"{GRID_LAYER}.npy", "w+", np.float16, shape)
+            shape = (len(names), *layer_names.grid_shape)
+            np.lib.format.open_memmap(folder / f"{layer_names.grid}.npy", "w+", np.float16, shape)
         meta = {"settings": wanted, "names": names, "batch_size": batch_size,
                 "done_batches": [], "failed": [], "complete": False}
         _write_json(meta_path, meta)
@@ -325,15 +384,17 @@ def extract_features(
 
     import tensorflow as tf
 
-    encoder = build_encoder(weights, grid=grid)
-    run = tf.function(lambda x: encoder(x, training=False), reduce_retracing=True)
+    network = build_encoder(weights, grid=grid, encoder=encoder, data_dir=data_dir,
+                            progress=progress)
+    run = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
     fc2 = np.load(folder / "fc2.npy", mmap_mode="r+")
-    grids = np.load(folder / f"{GRID_LAYER}.npy", mmap_mode="r+") if grid else None
+    grids = np.load(folder / f"{layer_names.grid}.npy", mmap_mode="r+") if grid else None
     # Only the unfinished batches go through the pipeline, in their original groups.
     order = [i for b in todo for i in range(b * batch_size, min((b + 1) * batch_size, len(names)))]
     paths = [str(dataset.image_path(names[i])) for i in order]
     bar = tqdm(total=len(names), initial=len(names) - len(order), unit="img",
-               desc="VGG16 features", disable=not progress, file=sys.stdout, mininterval=2)
+               desc=f"{wanted['encoder']} features", disable=not progress, file=sys.stdout,
+               mininterval=2)
     for step, (images, readable) in enumerate(image_batches(paths, batch_size)):
         b = todo[step]
         rows = slice(b * batch_size, b * batch_size + len(images))

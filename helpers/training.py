@@ -144,15 +144,17 @@ def masked_loss() -> keras.losses.Loss:
     return keras.losses.SparseCategoricalCrossentropy(ignore_class=0, name="masked_loss")
 
 
-def feature_stats(cache, train_names: list[str], weights: str) -> tuple | None:
+def feature_stats(cache, train_names: list[str], weights: str,
+                  encoder: str = "vgg16") -> tuple | None:
     """Statistics to standardise the features with, or ``None`` for a pretrained encoder.
 
     The seed feeds ImageNet ``fc2`` activations to the model as they are
     (``"imagenet"`` or a path to the ImageNet weights file). A randomly
     initialised encoder (``weights="none"``) gives activations of an arbitrary
     scale, so they are standardised with training-split statistics.
+    ``shapes-vgg`` is pretrained: its features are used as they are.
     """
-    return None if is_pretrained(weights) else cache.normalizer(train_names)
+    return None if is_pretrained(weights, encoder) else cache.normalizer(train_names)
 
 
 # --------------------------------------------------------------------------
@@ -217,6 +219,9 @@ def _signature(model: keras.Model, vocab: Vocabulary, train: CaptionData, info: 
              str(len(train)), str(train.num_words),
              str(info.get("dataset")), str(info.get("encoder_weights"))]
     parts += [f"seed {seed}"] if seed else []
+    # VGG16 adds nothing, so runs made before the encoder setting still resume
+    encoder = str(info.get("encoder", "vgg16")).lower()  # older runs wrote "VGG16"
+    parts += [f"encoder {encoder}"] if encoder != "vgg16" else []
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
@@ -414,11 +419,19 @@ class Prepared:
         """The encoded captions and features of one split."""
         return CaptionData.from_split(self.dataset, name, self.vocab, self.cache)
 
+    @property
+    def feature_dim(self) -> int:
+        """How many numbers the encoder gives per image (VGG16: 4,096; shapes-vgg: 1,024)."""
+        from helpers.features import encoder_layers
+
+        return encoder_layers(self.settings.encoder).fc2_dim
+
     def feature_stats(self) -> tuple | None:
         """Standardisation statistics for :func:`helpers.models.build_caption_model`."""
         available = set(self.cache.available)
         train = [n for n in self.dataset.splits["train"] if n in available]
-        return feature_stats(self.cache, train, self.settings.encoder_weights)
+        return feature_stats(self.cache, train, self.settings.encoder_weights,
+                             self.settings.encoder)
 
 
 def prepare(settings, progress: bool = True) -> Prepared:
@@ -439,9 +452,17 @@ def prepare(settings, progress: bool = True) -> Prepared:
     if not cache.complete:
         notes.append("No complete feature cache in the run folder: extracting the features now "
                      "(notebook 02 does this).")
+        if settings.encoder != "vgg16":
+            from helpers.shapes_vgg import load_card
+
+            if load_card(settings.data_dir, settings.encoder) is None:
+                notes.append(f"No pretrained {settings.encoder} in {settings.data_dir}: "
+                             "pretraining it first (about 6 minutes on a 2-core CPU, once; "
+                             "notebook 02 does this).")
     # reuses a matching cache at once, rebuilds a stale one, resumes an interrupted one
     cache = extract_features(dataset, run_dir, weights=settings.encoder_weights,
-                             progress=progress)
+                             progress=progress, encoder=settings.encoder,
+                             data_dir=settings.data_dir)
     path = run_dir / "vocab.json"
     if path.exists():
         vocab = Vocabulary.load(path)
@@ -467,17 +488,19 @@ def trained_model(prepared: Prepared, **fit_options) -> tuple[keras.Model, dict]
         model, vocab, meta = load_trained(run_dir)
         wanted = run_info(prepared.settings)
         made_by = {"encoder_weights": meta.get("encoder_weights", wanted["encoder_weights"]),
-                   "seed": meta.get("seed", 0)}  # models saved before the seed setting: seed 0
+                   "seed": meta.get("seed", 0),  # models saved before the seed setting: seed 0
+                   "encoder": str(meta.get("encoder", "vgg16")).lower()}  # older: "VGG16"
         if vocab.words == prepared.vocab.words and made_by == {
             key: wanted[key] for key in made_by
         }:
             return model, meta
-        prepared.notes.append("The saved model was trained with another vocabulary, other "
-                              "encoder weights or another seed.")
+        prepared.notes.append("The saved model was trained with another vocabulary, another "
+                              "encoder or its weights, or another seed.")
     settings = prepared.settings
     prepared.notes.append(f"Training the model now ({settings.epochs} epochs; "
                           "notebook 05 does this).")
-    model = build_caption_model(len(prepared.vocab), feature_stats=prepared.feature_stats(),
+    model = build_caption_model(len(prepared.vocab), feature_dim=prepared.feature_dim,
+                                feature_stats=prepared.feature_stats(),
                                 seed=settings.seed)
     fit(model, prepared.vocab, prepared.split("train"), prepared.split("val"), run_dir,
         epochs=settings.epochs, seed=settings.seed, info=run_info(settings), **fit_options)
@@ -487,5 +510,5 @@ def trained_model(prepared: Prepared, **fit_options) -> tuple[keras.Model, dict]
 
 def run_info(settings) -> dict:
     """What made a model or a score, stored beside it."""
-    return {"dataset": settings.dataset, "encoder": "VGG16",
+    return {"dataset": settings.dataset, "encoder": settings.encoder,
             "encoder_weights": settings.encoder_weights, "layer": "fc2", "seed": settings.seed}

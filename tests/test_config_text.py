@@ -26,11 +26,13 @@ def test_paths_do_not_depend_on_working_directory(monkeypatch, tmp_path):
 
 
 def test_defaults_and_environment(monkeypatch, tmp_path):
-    for var in ("CAPTION_DATASET", "CAPTION_ENCODER_WEIGHTS", "CAPTION_EPOCHS"):
+    for var in ("CAPTION_DATASET", "CAPTION_ENCODER", "CAPTION_ENCODER_WEIGHTS",
+                "CAPTION_EPOCHS"):
         monkeypatch.delenv(var, raising=False)
     settings = get_settings()
-    assert (settings.dataset, settings.encoder_weights, settings.epochs) == (
+    assert (settings.dataset, settings.encoder, settings.encoder_weights, settings.epochs) == (
         "flickr8k",
+        "vgg16",
         "imagenet",
         20,
     )
@@ -38,13 +40,23 @@ def test_defaults_and_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("CAPTION_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.setenv("CAPTION_EPOCHS", "3")
     settings = get_settings()
-    assert settings.encoder_weights == "none"  # the shapes world needs no ImageNet weights
+    assert settings.encoder == "shapes-vgg"  # the shapes world needs no ImageNet weights
     assert settings.run_dir == tmp_path / "run" and settings.epochs == 3
-    assert "encoder weights  none" in settings.as_table()
+    assert "\nencoder        shapes-vgg\n" in settings.as_table()
+    assert "encoder weights" not in settings.as_table()  # they are VGG16's only
     assert get_settings(epochs=5, encoder_weights="imagenet").epochs == 5
+    # a random VGG16 stays selectable, on any dataset
+    monkeypatch.setenv("CAPTION_ENCODER", "VGG16")
+    monkeypatch.setenv("CAPTION_ENCODER_WEIGHTS", "none")
+    settings = get_settings()
+    assert (settings.encoder, settings.encoder_weights) == ("vgg16", "none")
+    assert "encoder weights  none" in settings.as_table()
+    assert get_settings(dataset="flickr8k", encoder="shapes-vgg").encoder == "shapes-vgg"
 
 
 def test_bad_settings_say_what_to_set(monkeypatch):
+    with pytest.raises(ValueError, match="Unknown encoder 'resnet'.*vgg16, shapes-vgg"):
+        get_settings(encoder="resnet")
     monkeypatch.setenv("CAPTION_EPOCHS", "many")
     with pytest.raises(ValueError, match="CAPTION_EPOCHS='many' is not a whole number"):
         get_settings()

@@ -1,0 +1,469 @@
+"""``shapes-vgg``: a small VGG-style encoder pretrained on labelled scenes (notebook 02).
+
+Where do "pretrained features" come from? VGG16 learnt its ``fc2`` layer by
+classifying 1.2 million labelled ImageNet photos; the captioner then reuses
+that layer, frozen. Offline we cannot download those weights, and a randomly
+initialised VGG16 sees colour a little and shape hardly at all. So we do what
+ImageNet pretraining does, in minutes:
+
+1. draw a *separate* set of shapes-world scenes (its own seed, never the
+   captioning images), drawn with more variety than the captioning world:
+   any position, size and slight rotation, shaded colours, textured and noisy
+   backgrounds, JPEG quality from poor to good, sometimes smooth edges;
+2. label each with its truth (which colours, shapes, sizes, colour-shape
+   pairs, how many objects, which background), a multi-label target;
+3. train a small VGG-style network (blocks of 3x3 convolutions with batch
+   norm and max pooling, then ``fc1`` and ``fc2``) to predict the labels;
+4. freeze it and take ``fc2`` by name, exactly as for VGG16. Its 14x14 conv
+   grid serves the attention notebook.
+
+The weights and a card (what data, how many epochs, held-out accuracy per
+attribute, time) are cached under the data folder, shared by every run on the
+machine, and rebuilt only when the recipe changes. An interrupted pretraining
+resumes from its last finished epoch.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from helpers.config import write_atomically
+from helpers.shapes import BACKGROUNDS, COLOURS, IMAGE_SIZE, SHAPES, SIZES
+
+NAME = "shapes-vgg"
+WEIGHTS_FILE = "weights.weights.h5"
+FC2_LAYER, GRID_LAYER = "fc2", "block4_conv2"
+
+COUNTS = (1, 2, 3)
+PAIRS = tuple((c, s) for c in COLOURS for s in SHAPES)
+LABELS = (
+    [f"colour:{c}" for c in COLOURS]
+    + [f"shape:{s}" for s in SHAPES]
+    + [f"size:{s}" for s in SIZES]
+    + [f"count:{n}" for n in COUNTS]
+    + [f"background:{b}" for b in BACKGROUNDS]
+    + [f"pair:{c} {s}" for c, s in PAIRS]
+)
+"""What the pretraining predicts, one sigmoid output each (multi-label)."""
+
+ATTRIBUTES = ("colour", "shape", "size", "count", "background", "pair")
+"""Label groups; the card reports how often each group is predicted exactly."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that makes a pretrained ``shapes-vgg``; another recipe means other weights."""
+
+    name: str
+    train_images: int
+    test_images: int
+    epochs: int
+    blocks: tuple[tuple[int, int], ...] = ((16, 1), (32, 1), (64, 2), (128, 2), (128, 1))
+    fc_dim: int = 1024
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    seed: int = 1234  # the pretraining scenes' own seed, not the captioning world's
+    version: int = 1  # bump when the drawing or the network changes
+
+    def __post_init__(self):
+        if len(self.blocks) != 5 or self.blocks[3][1] != 2:
+            raise ValueError(f"recipe {self.name!r}: the network needs five blocks, the fourth "
+                             f"of two convolutions (its second, {GRID_LAYER}, is the grid); "
+                             f"got {self.blocks}")
+
+    @property
+    def key(self) -> str:
+        """A short name for the cache folder."""
+        import hashlib
+
+        text = json.dumps(asdict(self), sort_keys=True)
+        return f"{self.name}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+
+
+RECIPES = {
+    "shapes-vgg": Recipe("shapes-vgg", train_images=2000, test_images=400, epochs=7),
+    "shapes-vgg-small": Recipe("shapes-vgg-small", train_images=1200, test_images=200, epochs=5),
+}
+"""The tutorial's encoder and a faster variant that serves the test world."""
+
+
+# --------------------------------------------------------------------------
+# The pretraining scenes: the shapes world, drawn with more variety
+# --------------------------------------------------------------------------
+
+
+def _rotated_outline(shape: str, x: float, y: float, r: float, angle: float):
+    """The corners of ``shape`` centred on (x, y) with radius r, turned by ``angle`` radians."""
+    if shape == "square":
+        s = r * 0.85
+        points = [(-s, -s), (s, -s), (s, s), (-s, s)]
+    elif shape == "triangle":
+        points = [(0, -r), (r * 0.95, r * 0.75), (-r * 0.95, r * 0.75)]
+    elif shape == "diamond":
+        points = [(0, -r), (r * 0.75, 0), (0, r), (-r * 0.75, 0)]
+    elif shape == "star":
+        points = []
+        for k in range(10):
+            radius = r if k % 2 == 0 else r * 0.45
+            a = math.pi / 2 + k * math.pi / 5
+            points.append((radius * math.cos(a), -radius * math.sin(a)))
+    else:
+        raise ValueError(f"unknown shape {shape!r}")
+    cos, sin = math.cos(angle), math.sin(angle)
+    return [(x + px * cos - py * sin, y + px * sin + py * cos) for px, py in points]
+
+
+def _jitter(rgb: tuple[int, int, int], rng: random.Random, amount: int) -> tuple[int, ...]:
+    return tuple(min(255, max(0, v + rng.randint(-amount, amount))) for v in rgb)
+
+
+def varied_scene(rng: random.Random) -> tuple[dict, list[dict]]:
+    """A random scene for pretraining: background and 1-3 objects placed anywhere, apart."""
+    count = rng.choice(COUNTS)
+    background = rng.choice(list(BACKGROUNDS))
+    things: list[dict] = []
+    while len(things) < count:
+        size = rng.choice(list(SIZES))
+        r = SIZES[size] * rng.uniform(0.8, 1.15)
+        x, y = rng.uniform(r + 2, IMAGE_SIZE - r - 2), rng.uniform(r + 2, IMAGE_SIZE - r - 2)
+        if all(math.hypot(x - t["x"], y - t["y"]) > r + t["r"] + 4 for t in things):
+            things.append({
+                "shape": rng.choice(SHAPES), "size": size, "r": r, "x": x, "y": y,
+                "colour": rng.choice([c for c in COLOURS if c != background]),
+                "angle": rng.uniform(-0.3, 0.3),
+            })
+    return {"background": background}, things
+
+
+def draw_varied(background: str, things: list[dict], rng: random.Random) -> np.ndarray:
+    """Render a pretraining scene as 224x224x3 uint8, with texture, noise and JPEG artefacts."""
+    smooth = rng.random() < 0.5  # draw at twice the size and shrink: antialiased edges
+    scale = 2 if smooth else 1
+    side = IMAGE_SIZE * scale
+    base = np.array(_jitter(BACKGROUNDS[background], rng, 12), dtype=np.float32)
+    # a gentle gradient across the picture, as uneven light would give
+    gx, gy = rng.uniform(-18, 18), rng.uniform(-18, 18)
+    ramp = np.linspace(-1, 1, IMAGE_SIZE, dtype=np.float32)
+    canvas = base + gx * ramp[None, :, None] + gy * ramp[:, None, None]
+    image = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8)).resize((side, side))
+    pen = ImageDraw.Draw(image)
+    for t in things:
+        fill = _jitter(COLOURS[t["colour"]], rng, 20)
+        x, y, r = t["x"] * scale, t["y"] * scale, t["r"] * scale
+        if t["shape"] == "circle":
+            pen.ellipse((x - r, y - r, x + r, y + r), fill=fill)
+        else:
+            pen.polygon(_rotated_outline(t["shape"], x, y, r, t["angle"]), fill=fill)
+    if smooth:
+        image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BOX)
+    pixels = np.asarray(image, dtype=np.float32)
+    noise = np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(0, 12), pixels.shape)
+    image = Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=rng.randint(35, 95))
+    buffer.seek(0)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def labels_of(background: str, things: list[dict]) -> np.ndarray:
+    """The multi-label target of a scene (see :data:`LABELS`); works for captioning scenes too."""
+    get = (lambda t, k: t[k]) if isinstance(things[0], dict) else getattr
+    present = {f"background:{background}", f"count:{len(things)}"}
+    for t in things:
+        colour, shape, size = get(t, "colour"), get(t, "shape"), get(t, "size")
+        present |= {f"colour:{colour}", f"shape:{shape}", f"size:{size}",
+                    f"pair:{colour} {shape}"}
+    return np.array([label in present for label in LABELS], dtype=np.float32)
+
+
+def make_pretraining_set(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` varied scenes from ``seed``: images (n, 224, 224, 3) uint8 and labels (n, labels)."""
+    rng = random.Random(seed)
+    images = np.empty((n, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+    labels = np.empty((n, len(LABELS)), np.float32)
+    for i in range(n):
+        scene, things = varied_scene(rng)
+        images[i] = draw_varied(scene["background"], things, rng)
+        labels[i] = labels_of(scene["background"], things)
+    return images, labels
+
+
+# --------------------------------------------------------------------------
+# The network
+# --------------------------------------------------------------------------
+
+
+def build_shapes_vgg(recipe: Recipe):
+    """The network, as two models that share every layer: ``(encoder_224, trainer_112)``.
+
+    ``encoder_224`` takes 224x224 images with VGG16's preprocessing (BGR minus
+    ImageNet's mean), so the same feature pipeline feeds both encoders, and
+    halves them with 2x2 average pooling: the shapes need no more detail, and
+    it makes the network four times cheaper. ``trainer_112`` starts after the
+    halving; pretraining feeds it pictures halved once, in advance. Each block
+    is one or two 3x3 convolutions with ReLU, then 2x2 max pooling::
+
+        224 -> 112 -block1-> 56 -block2-> 28 -block3-> 14 -block4-> 7 -block5-> 3 -> fc1 -> fc2
+                                                      block4_conv2: the 14x14 grid
+
+    ``fc1`` reads both the 3x3 map (where things are) and the grid's maximum
+    over all positions (what is anywhere). Layers are found by name, as in
+    VGG16: ``encoder_224.get_layer("fc2")``. Two heads predict the labels:
+    ``labels`` from ``fc2``, and ``grid_labels`` straight from the grid's
+    maximum, a short path that trains the convolutions faster.
+    """
+    import keras
+    from keras import layers
+
+    convs = [(f"block{b}_conv{c}", width) for b, (width, n) in enumerate(recipe.blocks, start=1)
+             for c in range(1, n + 1)]
+    made = {name: layers.Conv2D(width, 3, padding="same", activation="relu", name=name)
+            for name, width in convs}
+    rescale = layers.Rescaling(1 / 64, name="rescale")
+    pools = {b: layers.MaxPooling2D(2, name=f"block{b}_pool") for b in range(1, 6)}
+    grid_max = layers.GlobalMaxPooling2D(name="grid_max")
+    flatten, join = layers.Flatten(name="flatten"), layers.Concatenate(name="where_and_what")
+    fc1 = layers.Dense(recipe.fc_dim, activation="relu", name="fc1")
+    fc2 = layers.Dense(recipe.fc_dim, activation="relu", name="fc2")
+    head = layers.Dense(len(LABELS), activation="sigmoid", name="labels")
+    grid_head = layers.Dense(len(LABELS), activation="sigmoid", name="grid_labels")
+
+    def forward(x):
+        x = rescale(x)
+        for name, _ in convs:
+            x = made[name](x)
+            if name == GRID_LAYER:
+                grid = x
+            block, conv = name[5], name.split("conv")[1]
+            if int(conv) == recipe.blocks[int(block) - 1][1]:  # the block's last conv
+                x = pools[int(block)](x)
+        anywhere = grid_max(grid)
+        features = fc2(fc1(join([flatten(x), anywhere])))
+        return {"labels": head(features), "grid_labels": grid_head(anywhere)}
+
+    image = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
+    encoder = keras.Model(image, forward(layers.AveragePooling2D(2, name="halve")(image)),
+                          name=recipe.name.replace("-", "_"))
+    half = keras.Input((IMAGE_SIZE // 2, IMAGE_SIZE // 2, 3), name="image_112")
+    trainer = keras.Model(half, forward(half), name="pretraining")
+    return encoder, trainer
+
+
+def halve(images: np.ndarray) -> np.ndarray:
+    """uint8 RGB images (n, 224, 224, 3) preprocessed as for VGG16 and halved to 112x112.
+
+    Exactly what the encoder's first two steps do (the feature pipeline's
+    preprocessing, then 2x2 average pooling), done once before pretraining.
+    """
+    from helpers.features import preprocess
+
+    out = np.empty((len(images), IMAGE_SIZE // 2, IMAGE_SIZE // 2, 3), np.float32)
+    for start in range(0, len(images), 256):  # in slices: a float copy of all is large
+        part = preprocess(images[start:start + 256])
+        out[start:start + 256] = part.reshape(len(part), IMAGE_SIZE // 2, 2,
+                                              IMAGE_SIZE // 2, 2, 3).mean(axis=(2, 4))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Pretraining, cached under the data folder
+# --------------------------------------------------------------------------
+
+
+def recipe_for(encoder: str) -> Recipe:
+    """The recipe of a ``shapes-vgg`` encoder name; a clear error for any other name."""
+    if encoder not in RECIPES:
+        raise ValueError(f"{encoder!r} is not a shapes-vgg encoder; choose one of "
+                         f"{', '.join(RECIPES)}")
+    return RECIPES[encoder]
+
+
+def encoder_folder(data_dir: str | Path, recipe: Recipe) -> Path:
+    """Where a recipe's weights and card live: ``<data dir>/encoders/<name>-<hash>/``."""
+    return Path(data_dir) / "encoders" / recipe.key
+
+
+def group_accuracy(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """For each attribute, the share of scenes whose labels in that group are all right.
+
+    ``predicted`` holds probabilities (thresholded at 0.5) or 0/1 labels. For
+    ``colour`` it is the share of scenes whose *exact set* of colours was
+    predicted: every colour present found, no absent one claimed.
+    """
+    guess = np.asarray(predicted) >= 0.5
+    truth = np.asarray(truth) >= 0.5
+    result = {}
+    for attribute in ATTRIBUTES:
+        columns = [i for i, label in enumerate(LABELS) if label.startswith(attribute + ":")]
+        result[attribute] = float(np.mean(np.all(guess[:, columns] == truth[:, columns], axis=1)))
+    return result
+
+
+def load_card(data_dir: str | Path, encoder: str) -> dict | None:
+    """The card of a finished pretraining, or None when there is none yet."""
+    path = encoder_folder(data_dir, recipe_for(encoder)) / "card.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int):
+    """Shuffled training batches with random flips.
+
+    Flips keep every label true (the labels say *what* is in the scene, not
+    where), so they give the network new pictures for free.
+    """
+    import tensorflow as tf
+
+    def flip(image, target):
+        image = tf.image.random_flip_up_down(tf.image.random_flip_left_right(image))
+        return image, target
+
+    targets = {"labels": labels, "grid_labels": labels}
+    return (tf.data.Dataset.from_tensor_slices((images, targets))
+            .shuffle(len(images), seed=seed)
+            .map(flip, num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(batch_size).prefetch(2))
+
+
+def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
+             stop_after_epochs: int | None = None) -> dict | None:
+    """Pretrain ``encoder`` once per machine and return its card (notebook 02).
+
+    Reuses finished weights at once. Otherwise draws the pretraining scenes,
+    trains epoch by epoch, saving the weights after each (an interrupted run
+    resumes after its last finished epoch, with the learning-rate schedule
+    where it was), measures held-out accuracy per attribute and writes the
+    weights and ``card.json`` into :func:`encoder_folder`. ``stop_after_epochs``
+    stops early, as an interruption would, and returns None (used by the tests).
+    """
+    import keras
+
+    recipe = recipe_for(encoder)
+    folder = encoder_folder(data_dir, recipe)
+    card_path, weights_path = folder / "card.json", folder / WEIGHTS_FILE
+    if card_path.exists() and weights_path.exists():
+        return json.loads(card_path.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoint, state_path = folder / "checkpoint.weights.h5", folder / "progress.json"
+    written = json.loads(json.dumps(asdict(recipe)))  # as progress.json holds it (lists)
+    state = json.loads(state_path.read_text()) if state_path.exists() else None
+    if state is not None and (state.get("recipe") != written or not checkpoint.exists()):
+        state = None  # another recipe or a lost checkpoint: start afresh
+    state = state or {"recipe": written, "epochs_done": 0, "history": [], "seconds": 0.0}
+
+    say = print if progress else (lambda *a, **k: None)
+    tick = time.perf_counter()
+    say(f"Drawing {recipe.train_images:,} + {recipe.test_images:,} labelled pretraining scenes "
+        f"(seed {recipe.seed})...", flush=True)
+    train_x, train_y = make_pretraining_set(recipe.train_images, recipe.seed)
+    test_x, test_y = make_pretraining_set(recipe.test_images, recipe.seed + 1)
+    train_x, test_x = halve(train_x), halve(test_x)
+    drawing = time.perf_counter() - tick
+
+    keras.utils.set_random_seed(recipe.seed + state["epochs_done"])
+    _, trainer = build_shapes_vgg(recipe)
+    steps_per_epoch = -(-recipe.train_images // recipe.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(recipe.learning_rate,
+                                                      steps_per_epoch * recipe.epochs)
+    optimizer = keras.optimizers.Adam(schedule)
+    trainer.compile(optimizer, loss={"labels": "binary_crossentropy",
+                                     "grid_labels": "binary_crossentropy"})
+    if state["epochs_done"]:
+        trainer.load_weights(checkpoint)
+        optimizer.iterations.assign(steps_per_epoch * state["epochs_done"])
+        say(f"Resuming after epoch {state['epochs_done']} of {recipe.epochs}.")
+    for epoch in range(state["epochs_done"], recipe.epochs):
+        tick = time.perf_counter()
+        batches = _batches(train_x, train_y, recipe.batch_size, recipe.seed + epoch)
+        loss = trainer.fit(batches, epochs=1, verbose=0).history["labels_loss"][-1]
+        held_out = group_accuracy(trainer.predict(test_x, batch_size=100, verbose=0)["labels"],
+                                  test_y)
+        state["history"].append({"epoch": epoch + 1, "loss": round(float(loss), 4),
+                                 **{k: round(v, 4) for k, v in held_out.items()}})
+        state["seconds"] += time.perf_counter() - tick
+        state["epochs_done"] = epoch + 1
+        tmp = folder / "checkpoint.tmp.weights.h5"
+        trainer.save_weights(tmp)
+        os.replace(tmp, checkpoint)
+        write_atomically(state_path, json.dumps(state, indent=1))  # commits the epoch
+        say(f"epoch {epoch + 1}/{recipe.epochs}  loss {loss:.3f}  held-out, exactly right: "
+            + "  ".join(f"{k} {v:.0%}" for k, v in held_out.items()), flush=True)
+        if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs < recipe.epochs:
+            return None
+
+    os.replace(checkpoint, weights_path)
+    card = {
+        "encoder": recipe.name,
+        "recipe": written,
+        "data": (f"{recipe.train_images:,} training and {recipe.test_images:,} held-out scenes "
+                 f"drawn from seeds {recipe.seed} and {recipe.seed + 1}, never the captioning "
+                 "images: 1-3 objects anywhere, sizes -20%..+15%, turned up to 17 degrees, "
+                 "shaded colours, graded and noisy backgrounds, half with smooth edges, "
+                 "JPEG quality 35-95; random flips while training"),
+        "labels": list(LABELS),
+        "epochs": recipe.epochs,
+        "held_out": {k: state["history"][-1][k] for k in ATTRIBUTES},
+        "history": state["history"],
+        "seconds": {"drawing": round(drawing, 1), "training": round(state["seconds"], 1)},
+        "parameters": int(trainer.count_params()),
+        "made": time.strftime("%Y-%m-%d %H:%M"),
+        "keras": keras.__version__,
+    }
+    write_atomically(card_path, json.dumps(card, indent=1))
+    state_path.unlink(missing_ok=True)
+    return card
+
+
+def load_shapes_vgg(data_dir: str | Path, encoder: str = NAME, progress: bool = True):
+    """The pretrained network on 224x224 inputs, label heads included (pretrained if need be)."""
+    recipe = recipe_for(encoder)
+    pretrain(data_dir, encoder, progress=progress)
+    model, trainer = build_shapes_vgg(recipe)
+    trainer.load_weights(encoder_folder(data_dir, recipe) / WEIGHTS_FILE)  # shared layers
+    return model
+
+
+def remove_pretraining(data_dir: str | Path, encoder: str = NAME) -> None:
+    """Delete a recipe's cached weights and card, so the next use pretrains again."""
+    shutil.rmtree(encoder_folder(data_dir, recipe_for(encoder)), ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# How much do features tell? A linear probe
+# --------------------------------------------------------------------------
+
+
+def probe(train_features: np.ndarray, train_labels: np.ndarray, test_features: np.ndarray,
+          test_labels: np.ndarray, ridge: float = 1.0) -> dict[str, float]:
+    """Fit a linear read-out of the labels on frozen features; held-out accuracy per attribute.
+
+    The classic test of features (notebook 02): if a straight line through
+    them separates "has a red object" from "has none", the captioner can read
+    it off too. Features are standardised with the training set's statistics;
+    the read-out is ridge regression, solved in closed form (no training loop).
+    """
+    mean = train_features.mean(axis=0)
+    std = train_features.std(axis=0) + 1e-6
+    a, b = (train_features - mean) / std, (test_features - mean) / std
+    # (A Aᵀ + λI)⁻¹ Y: cheap when there are fewer images than features
+    kernel = a @ a.T
+    kernel += ridge * np.mean(np.diag(kernel)) * np.eye(len(a))
+    centred = train_labels - train_labels.mean(axis=0)
+    weights = a.T @ np.linalg.solve(kernel, centred)
+    predicted = b @ weights + train_labels.mean(axis=0)
+    return group_accuracy(predicted, test_labels)
+
+
+def scene_labels(scenes: dict, names: list[str]) -> np.ndarray:
+    """:func:`labels_of` for images of a captioning shapes world (from ``load_scenes``)."""
+    return np.stack([labels_of(scenes[n].background, list(scenes[n].things)) for n in names])
