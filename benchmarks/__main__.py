@@ -5,13 +5,16 @@ import platform
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks import decoding, feature_extraction, training  # noqa: E402
+from benchmarks import decoding, encoders, feature_extraction, training  # noqa: E402
 
 
 def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs")
     print("\n== feature extraction (VGG16 to fc2, shapes world images)")
     for line in feature_extraction.report(feature_extraction.run()):
+        print(line)
+    print("\n== the shapes world's encoders: shapes-vgg (pretrained here) against VGG16")
+    for line in encoders.report(encoders.run()):
         print(line)
     print("\n== training speed at Flickr8k scale (predicted words per second)")
     for line in training.report(training.run()):
