@@ -116,7 +116,8 @@ def run(folder: Path, epochs: int, notebooks: list[Path]) -> list[dict]:
     started = time.perf_counter()
     build_flickr8k_copy(folder / "data" / "flickr8k")
     build_seconds = time.perf_counter() - started
-    env = dict(os.environ, CAPTION_DATASET="flickr8k", CAPTION_ENCODER_WEIGHTS="none",
+    env = dict(os.environ, CAPTION_DATASET="flickr8k", CAPTION_ENCODER="vgg16",
+               CAPTION_ENCODER_WEIGHTS="none",
                CAPTION_DATA_DIR=str(folder / "data"), CAPTION_RUN_DIR=str(folder / "run"),
                CAPTION_EPOCHS=str(epochs), TF_CPP_MIN_LOG_LEVEL="2")
     rows = [{"notebook": "(building the copy)", "ok": True, "seconds": build_seconds,

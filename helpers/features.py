@@ -129,9 +129,10 @@ def is_pretrained(weights: str, encoder: str = "vgg16") -> bool:
     ``"none"`` is a randomly initialised network: its activations have an
     arbitrary scale, so the captioner standardises them (notebook 04). A path
     to a weights file counts as pretrained: it is how ImageNet weights are used
-    offline, and it must behave exactly like ``"imagenet"``.
+    offline, and it must behave exactly like ``"imagenet"``. ``shapes-vgg`` is
+    always pretrained (notebook 02); ``weights`` are VGG16's only.
     """
-    return str(weights) != "none"
+    return encoder != "vgg16" or str(weights) != "none"
 
 
 def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0,
@@ -150,10 +151,12 @@ def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0,
 
     check_encoder(encoder)
     if encoder != "vgg16":
-        from helpers.config import get_settings
         from helpers.shapes_vgg import load_shapes_vgg
 
-        data_dir = data_dir if data_dir is not None else get_settings().data_dir
+        if data_dir is None:
+            raise ValueError(f"build_encoder(encoder={encoder!r}) needs data_dir: the data "
+                             "folder that holds (or will hold) its pretrained weights, "
+                             "settings.data_dir in the notebooks")
         base = load_shapes_vgg(data_dir, encoder, progress=progress)
         names = encoder_layers(encoder)
         layers = [names.fc2, names.grid] if grid else [names.fc2]
@@ -306,15 +309,19 @@ class FeatureCache:
         return mean, std
 
 
-def cache_settings(dataset_name: str, weights: str, grid: bool, encoder: str = "vgg16") -> dict:
-    """What makes a cache: a cache made with other settings is not reused."""
+def cache_settings(dataset_name: str, weights: str, grid: bool, encoder: str = "vgg16",
+                   pretrained: str | None = None) -> dict:
+    """What makes a cache: a cache made with other settings is not reused.
+
+    For ``shapes-vgg``, ``weights`` is ignored: ``pretrained`` (the recipe and
+    when its pretraining finished, from :func:`helpers.shapes_vgg.weights_id`)
+    stands for the weights, so weights pretrained again mean features made again.
+    """
     names = encoder_layers(encoder)
     if encoder == "vgg16":
         made_by = {"encoder": "VGG16", "weights": weights}
-    else:  # the pretraining recipe stands for the weights: another recipe, another cache
-        from helpers.shapes_vgg import recipe_for
-
-        made_by = {"encoder": encoder, "weights": recipe_for(encoder).key}
+    else:
+        made_by = {"encoder": encoder, "weights": pretrained}
     return {
         "dataset": dataset_name,
         **made_by,
@@ -352,7 +359,15 @@ def extract_features(
 
     folder = Path(run_dir) / "features"
     cache = FeatureCache(folder)
-    wanted = cache_settings(dataset.name, weights, grid, encoder)
+    pretrained = None
+    if check_encoder(encoder) != "vgg16":  # pretrained first (once), so its weights are known
+        from helpers.shapes_vgg import pretrain, weights_id
+
+        if data_dir is None:
+            raise ValueError(f"extract_features(encoder={encoder!r}) needs data_dir, the folder "
+                             "of its pretrained weights (settings.data_dir)")
+        pretrained = weights_id(pretrain(data_dir, encoder, progress=progress))
+    wanted = cache_settings(dataset.name, weights, grid, encoder, pretrained)
     layer_names = encoder_layers(encoder)
     names = sorted(dataset.captions)
     meta_path = folder / "meta.json"

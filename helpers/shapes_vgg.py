@@ -12,8 +12,8 @@ ImageNet pretraining does, in minutes:
    backgrounds, JPEG quality from poor to good, sometimes smooth edges;
 2. label each with its truth (which colours, shapes, sizes, colour-shape
    pairs, how many objects, which background), a multi-label target;
-3. train a small VGG-style network (blocks of 3x3 convolutions with batch
-   norm and max pooling, then ``fc1`` and ``fc2``) to predict the labels;
+3. train a small VGG-style network (blocks of 3x3 convolutions with ReLU and
+   max pooling, then ``fc1`` and ``fc2``) to predict the labels;
 4. freeze it and take ``fc2`` by name, exactly as for VGG16. Its 14x14 conv
    grid serves the attention notebook.
 
@@ -310,6 +310,11 @@ def group_accuracy(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]
     return result
 
 
+def weights_id(card: dict) -> str:
+    """What identifies pretrained weights: the recipe and when their pretraining finished."""
+    return f"{card['encoder']} {json.dumps(card['recipe'], sort_keys=True)} made {card['made']}"
+
+
 def load_card(data_dir: str | Path, encoder: str) -> dict | None:
     """The card of a finished pretraining, or None when there is none yet."""
     path = encoder_folder(data_dir, recipe_for(encoder)) / "card.json"
@@ -339,11 +344,13 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
              stop_after_epochs: int | None = None) -> dict | None:
     """Pretrain ``encoder`` once per machine and return its card (notebook 02).
 
-    Reuses finished weights at once. Otherwise draws the pretraining scenes,
-    trains epoch by epoch, saving the weights after each (an interrupted run
-    resumes after its last finished epoch, with the learning-rate schedule
-    where it was), measures held-out accuracy per attribute and writes the
-    weights and ``card.json`` into :func:`encoder_folder`. ``stop_after_epochs``
+    Reuses finished weights at once. Otherwise draws the pretraining scenes
+    (again after an interruption: they follow from the seed), trains epoch by
+    epoch, saving the weights after each, measures held-out accuracy per
+    attribute and writes the weights and ``card.json`` into
+    :func:`encoder_folder`. An interrupted run resumes after its last finished
+    epoch with those weights and the learning-rate schedule where it was; Adam's
+    running averages of the gradients start afresh. ``stop_after_epochs``
     stops early, as an interruption would, and returns None (used by the tests).
     """
     import keras
@@ -354,12 +361,14 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
     if card_path.exists() and weights_path.exists():
         return json.loads(card_path.read_text())
     folder.mkdir(parents=True, exist_ok=True)
-    checkpoint, state_path = folder / "checkpoint.weights.h5", folder / "progress.json"
+    state_path = folder / "progress.json"
     written = json.loads(json.dumps(asdict(recipe)))  # as progress.json holds it (lists)
     state = json.loads(state_path.read_text()) if state_path.exists() else None
-    if state is not None and (state.get("recipe") != written or not checkpoint.exists()):
+    if state is not None and (state.get("recipe") != written
+                              or not (folder / state["checkpoint"]).exists()):
         state = None  # another recipe or a lost checkpoint: start afresh
-    state = state or {"recipe": written, "epochs_done": 0, "history": [], "seconds": 0.0}
+    state = state or {"recipe": written, "epochs_done": 0, "history": [], "seconds": 0.0,
+                      "checkpoint": "none"}
 
     say = print if progress else (lambda *a, **k: None)
     tick = time.perf_counter()
@@ -379,7 +388,7 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
     trainer.compile(optimizer, loss={"labels": "binary_crossentropy",
                                      "grid_labels": "binary_crossentropy"})
     if state["epochs_done"]:
-        trainer.load_weights(checkpoint)
+        trainer.load_weights(folder / state["checkpoint"])
         optimizer.iterations.assign(steps_per_epoch * state["epochs_done"])
         say(f"Resuming after epoch {state['epochs_done']} of {recipe.epochs}.")
     for epoch in range(state["epochs_done"], recipe.epochs):
@@ -392,16 +401,18 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
                                  **{k: round(v, 4) for k, v in held_out.items()}})
         state["seconds"] += time.perf_counter() - tick
         state["epochs_done"] = epoch + 1
-        tmp = folder / "checkpoint.tmp.weights.h5"
-        trainer.save_weights(tmp)
-        os.replace(tmp, checkpoint)
+        previous, state["checkpoint"] = state["checkpoint"], f"epoch{epoch + 1}.weights.h5"
+        trainer.save_weights(folder / state["checkpoint"])
         write_atomically(state_path, json.dumps(state, indent=1))  # commits the epoch
+        (folder / previous).unlink(missing_ok=True)
         say(f"epoch {epoch + 1}/{recipe.epochs}  loss {loss:.3f}  held-out, exactly right: "
             + "  ".join(f"{k} {v:.0%}" for k, v in held_out.items()), flush=True)
         if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs < recipe.epochs:
             return None
 
-    os.replace(checkpoint, weights_path)
+    tmp = folder / "weights.tmp.weights.h5"
+    shutil.copyfile(folder / state["checkpoint"], tmp)
+    os.replace(tmp, weights_path)
     card = {
         "encoder": recipe.name,
         "recipe": written,
@@ -419,7 +430,8 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
         "made": time.strftime("%Y-%m-%d %H:%M"),
         "keras": keras.__version__,
     }
-    write_atomically(card_path, json.dumps(card, indent=1))
+    write_atomically(card_path, json.dumps(card, indent=1))  # the weights count from now on
+    (folder / state["checkpoint"]).unlink(missing_ok=True)
     state_path.unlink(missing_ok=True)
     return card
 

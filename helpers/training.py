@@ -510,5 +510,11 @@ def trained_model(prepared: Prepared, **fit_options) -> tuple[keras.Model, dict]
 
 def run_info(settings) -> dict:
     """What made a model or a score, stored beside it."""
+    weights = settings.encoder_weights
+    if settings.encoder != "vgg16":  # its weights are those of its pretraining (notebook 02)
+        from helpers.shapes_vgg import load_card, weights_id
+
+        card = load_card(settings.data_dir, settings.encoder)
+        weights = weights_id(card) if card else "not pretrained yet"
     return {"dataset": settings.dataset, "encoder": settings.encoder,
-            "encoder_weights": settings.encoder_weights, "layer": "fc2", "seed": settings.seed}
+            "encoder_weights": weights, "layer": "fc2", "seed": settings.seed}
