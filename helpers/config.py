@@ -99,6 +99,14 @@ def send_native_logs_to(path: str | Path | None = None) -> Path | None:
     return path
 
 
+def check_encoder(encoder: str) -> str:
+    """``encoder`` if the series knows it, else an error that lists the choices."""
+    if encoder not in ENCODERS:
+        raise ValueError(f"Unknown encoder {encoder!r} (from CAPTION_ENCODER or the encoder "
+                         f"argument); choose one of {', '.join(ENCODERS)}.")
+    return encoder
+
+
 def in_colab() -> bool:
     """True inside Google Colab (a fresh VM per notebook, a GPU, internet)."""
     return "google.colab" in sys.modules
@@ -180,11 +188,8 @@ def get_settings(**overrides: object) -> Settings:
     root = repo_root()
     data_dir = Path(_pick(overrides, "data_dir", "CAPTION_DATA_DIR", root / "data"))
     run_dir = Path(_pick(overrides, "run_dir", "CAPTION_RUN_DIR", root / "runs" / dataset))
-    encoder = _pick(overrides, "encoder", "CAPTION_ENCODER",
-                    "shapes-vgg" if dataset == "shapes" else "vgg16").lower()
-    if encoder not in ENCODERS:
-        raise ValueError(f"Unknown encoder {encoder!r} (from CAPTION_ENCODER or the encoder "
-                         f"argument); choose one of {', '.join(ENCODERS)}.")
+    encoder = check_encoder(_pick(overrides, "encoder", "CAPTION_ENCODER",
+                                  "shapes-vgg" if dataset == "shapes" else "vgg16").lower())
     weights = _pick(overrides, "encoder_weights", "CAPTION_ENCODER_WEIGHTS", "imagenet")
     epochs = _whole_number("CAPTION_EPOCHS", _pick(overrides, "epochs", "CAPTION_EPOCHS", 20))
     shapes_images = _whole_number(

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from helpers.config import ENCODERS, write_atomically
+from helpers.config import check_encoder, write_atomically
 
 IMAGE_SIZE = 224
 FC2_LAYER, GRID_LAYER = "fc2", "block5_conv3"
@@ -113,14 +113,6 @@ def encoder_layers(encoder: str = "vgg16") -> EncoderLayers:
     grid_side = IMAGE_SIZE // 16  # halved, then three pools: 224 / 16 = 14
     return EncoderLayers(shapes_vgg.FC2_LAYER, shapes_vgg.GRID_LAYER, recipe.fc_dim,
                          (grid_side, grid_side, recipe.blocks[3][0]))
-
-
-def check_encoder(encoder: str) -> str:
-    """``encoder`` if the series knows it, else an error that lists the choices."""
-    if encoder not in ENCODERS:
-        raise ValueError(f"Unknown encoder {encoder!r} (from CAPTION_ENCODER or the encoder "
-                         f"argument); choose one of {', '.join(ENCODERS)}.")
-    return encoder
 
 
 def is_pretrained(weights: str, encoder: str = "vgg16") -> bool:

@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from helpers.config import write_atomically
-from helpers.shapes import BACKGROUNDS, COLOURS, IMAGE_SIZE, SHAPES, SIZES
+from helpers.shapes import BACKGROUNDS, COLOURS, IMAGE_SIZE, SHAPES, SIZES, _polygon
 
 NAME = "shapes-vgg"
 WEIGHTS_FILE = "weights.weights.h5"
@@ -104,24 +104,10 @@ RECIPES = {
 
 
 def _rotated_outline(shape: str, x: float, y: float, r: float, angle: float):
-    """The corners of ``shape`` centred on (x, y) with radius r, turned by ``angle`` radians."""
-    if shape == "square":
-        s = r * 0.85
-        points = [(-s, -s), (s, -s), (s, s), (-s, s)]
-    elif shape == "triangle":
-        points = [(0, -r), (r * 0.95, r * 0.75), (-r * 0.95, r * 0.75)]
-    elif shape == "diamond":
-        points = [(0, -r), (r * 0.75, 0), (0, r), (-r * 0.75, 0)]
-    elif shape == "star":
-        points = []
-        for k in range(10):
-            radius = r if k % 2 == 0 else r * 0.45
-            a = math.pi / 2 + k * math.pi / 5
-            points.append((radius * math.cos(a), -radius * math.sin(a)))
-    else:
-        raise ValueError(f"unknown shape {shape!r}")
+    """The corners of ``shape`` (as the captioning world draws it) centred on (x, y), turned."""
     cos, sin = math.cos(angle), math.sin(angle)
-    return [(x + px * cos - py * sin, y + px * sin + py * cos) for px, py in points]
+    return [(x + px * cos - py * sin, y + px * sin + py * cos)
+            for px, py in _polygon(shape, 0, 0, r)]
 
 
 def _jitter(rgb: tuple[int, int, int], rng: random.Random, amount: int) -> tuple[int, ...]:
