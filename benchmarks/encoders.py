@@ -51,10 +51,13 @@ def run(n_images: int = 128, batch_size: int = 32, repeats: int = 2,
 def report(results: dict) -> list[str]:
     card, speed, encoder = results["card"], results["images per second"], results["encoder"]
     seconds = card["seconds"]
+    recipe = card["recipe"]
     lines = [f"{encoder} pretraining (made {card['made']}): {seconds['drawing']:.0f} s drawing "
-             f"{card['recipe']['train_images'] + card['recipe']['test_images']:,} scenes + "
-             f"{seconds['training']:.0f} s training {card['epochs']} epochs = "
-             f"{(seconds['drawing'] + seconds['training']) / 60:.1f} min (target <= 6 min), "
+             f"{recipe['patches'] + 1000:,} single objects and "
+             f"{recipe['train_images'] + recipe['test_images']:,} scenes + "
+             f"{seconds['objects']:.0f} s stage a ({recipe['patch_epochs']} epochs) + "
+             f"{seconds['training']:.0f} s stage b ({card['epochs']} epochs) = "
+             f"{sum(seconds.values()) / 60:.1f} min (target <= 6 min), "
              "paid once per data folder; vgg16: none (ImageNet weights are a download)",
              "held-out scenes exactly right: "
              + ", ".join(f"{k} {v:.0%}" for k, v in card["held_out"].items())]

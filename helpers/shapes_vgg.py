@@ -13,7 +13,18 @@ ImageNet pretraining does, in minutes:
 2. label each with its truth (which colours, shapes, sizes, colour-shape
    pairs, how many objects, which background), a multi-label target;
 3. train a small VGG-style network (blocks of 3x3 convolutions with ReLU and
-   max pooling, then ``fc1`` and ``fc2``) to predict the labels;
+   max pooling, then ``fc1`` and ``fc2``) in two stages:
+
+   a. *one object at a time*: its convolutions learn to tell a circle from a
+      star on small 80x80 pictures of a single object (cheap: a 40x40 input
+      after halving, thousands of pictures a minute);
+   b. *whole scenes*: the first blocks stay frozen (they already see edges,
+      corners and colours) and the rest learns to predict every label.
+
+   Trained on whole scenes only, the network learns colours within minutes
+   but shapes hardly at all: with one to three objects and labels that say
+   only *what* is in the scene, it cannot tell which pixels made "star" true.
+   A single object leaves no doubt. (Curriculum learning: easy lessons first.)
 4. freeze it and take ``fc2`` by name, exactly as for VGG16. Its 14x14 conv
    grid serves the attention notebook.
 
@@ -73,8 +84,11 @@ class Recipe:
     fc_dim: int = 1024
     batch_size: int = 16
     learning_rate: float = 1e-3
+    patches: int = 12000  # stage a: single-object pictures
+    patch_epochs: int = 2
+    frozen_blocks: int = 3  # stage b keeps blocks 1..frozen_blocks as stage a left them
     seed: int = 1234  # the pretraining scenes' own seed, not the captioning world's
-    version: int = 1  # bump when the drawing or the network changes
+    version: int = 2  # bump when the drawing or the network changes
 
     def __post_init__(self):
         if len(self.blocks) != 5 or self.blocks[3][1] != 2:
@@ -92,8 +106,9 @@ class Recipe:
 
 
 RECIPES = {
-    "shapes-vgg": Recipe("shapes-vgg", train_images=2000, test_images=400, epochs=7),
-    "shapes-vgg-small": Recipe("shapes-vgg-small", train_images=1200, test_images=200, epochs=5),
+    "shapes-vgg": Recipe("shapes-vgg", train_images=2000, test_images=400, epochs=9),
+    "shapes-vgg-small": Recipe("shapes-vgg-small", train_images=1200, test_images=200, epochs=8,
+                               patches=8000),
 }
 """The tutorial's encoder and a faster variant that serves the test world."""
 
@@ -132,17 +147,18 @@ def varied_scene(rng: random.Random) -> tuple[dict, list[dict]]:
     return {"background": background}, things
 
 
-def draw_varied(background: str, things: list[dict], rng: random.Random) -> np.ndarray:
-    """Render a pretraining scene as 224x224x3 uint8, with texture, noise and JPEG artefacts."""
+def draw_varied(background: str, things: list[dict], rng: random.Random,
+                side: int = IMAGE_SIZE) -> np.ndarray:
+    """Render a pretraining scene as (side, side, 3) uint8, with texture, noise and JPEG."""
     smooth = rng.random() < 0.5  # draw at twice the size and shrink: antialiased edges
     scale = 2 if smooth else 1
-    side = IMAGE_SIZE * scale
     base = np.array(_jitter(BACKGROUNDS[background], rng, 12), dtype=np.float32)
     # a gentle gradient across the picture, as uneven light would give
     gx, gy = rng.uniform(-18, 18), rng.uniform(-18, 18)
-    ramp = np.linspace(-1, 1, IMAGE_SIZE, dtype=np.float32)
+    ramp = np.linspace(-1, 1, side, dtype=np.float32)
     canvas = base + gx * ramp[None, :, None] + gy * ramp[:, None, None]
-    image = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8)).resize((side, side))
+    image = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
+    image = image.resize((side * scale, side * scale))
     pen = ImageDraw.Draw(image)
     for t in things:
         fill = _jitter(COLOURS[t["colour"]], rng, 20)
@@ -152,7 +168,7 @@ def draw_varied(background: str, things: list[dict], rng: random.Random) -> np.n
         else:
             pen.polygon(_rotated_outline(t["shape"], x, y, r, t["angle"]), fill=fill)
     if smooth:
-        image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BOX)
+        image = image.resize((side, side), Image.Resampling.BOX)
     pixels = np.asarray(image, dtype=np.float32)
     noise = np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(0, 12), pixels.shape)
     image = Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8))
@@ -183,6 +199,41 @@ def make_pretraining_set(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         images[i] = draw_varied(scene["background"], things, rng)
         labels[i] = labels_of(scene["background"], things)
     return images, labels
+
+
+PATCH_SIZE = 80
+"""Side of a single-object picture (stage a): the largest object, turned, fits."""
+
+PATCH_TASKS = {"shape": SHAPES, "colour": tuple(COLOURS), "background": tuple(BACKGROUNDS)}
+"""What stage a predicts about its one object, one softmax each."""
+
+
+def one_object(rng: random.Random) -> tuple[str, dict]:
+    """A single random object near the middle of a :data:`PATCH_SIZE` picture."""
+    background = rng.choice(list(BACKGROUNDS))
+    size = rng.choice(list(SIZES))
+    r = SIZES[size] * rng.uniform(0.8, 1.15)
+    middle = PATCH_SIZE / 2
+    slack = max(0.0, min(8.0, middle - 1.05 * r - 1))  # a turned outline reaches past r
+    return background, {
+        "shape": rng.choice(SHAPES), "size": size, "r": r,
+        "x": middle + rng.uniform(-slack, slack), "y": middle + rng.uniform(-slack, slack),
+        "colour": rng.choice([c for c in COLOURS if c != background]),
+        "angle": rng.uniform(-0.3, 0.3),
+    }
+
+
+def make_patch_set(n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``n`` single-object pictures (n, 80, 80, 3) uint8 and, per task, each one's class index."""
+    rng = random.Random(seed)
+    images = np.empty((n, PATCH_SIZE, PATCH_SIZE, 3), np.uint8)
+    targets = {task: np.empty(n, np.int32) for task in PATCH_TASKS}
+    for i in range(n):
+        background, thing = one_object(rng)
+        images[i] = draw_varied(background, [thing], rng, side=PATCH_SIZE)
+        for task, classes in PATCH_TASKS.items():
+            targets[task][i] = classes.index(background if task == "background" else thing[task])
+    return images, targets
 
 
 # --------------------------------------------------------------------------
@@ -247,19 +298,41 @@ def build_shapes_vgg(recipe: Recipe):
 
 
 def halve(images: np.ndarray) -> np.ndarray:
-    """uint8 RGB images (n, 224, 224, 3) preprocessed as for VGG16 and halved to 112x112.
+    """uint8 RGB images (n, side, side, 3) preprocessed as for VGG16 and halved.
 
     Exactly what the encoder's first two steps do (the feature pipeline's
     preprocessing, then 2x2 average pooling), done once before pretraining.
     """
     from helpers.features import preprocess
 
-    out = np.empty((len(images), IMAGE_SIZE // 2, IMAGE_SIZE // 2, 3), np.float32)
+    half = images.shape[1] // 2
+    out = np.empty((len(images), half, half, 3), np.float32)
     for start in range(0, len(images), 256):  # in slices: a float copy of all is large
         part = preprocess(images[start:start + 256])
-        out[start:start + 256] = part.reshape(len(part), IMAGE_SIZE // 2, 2,
-                                              IMAGE_SIZE // 2, 2, 3).mean(axis=(2, 4))
+        out[start:start + 256] = part.reshape(len(part), half, 2, half, 2, 3).mean(axis=(2, 4))
     return out
+
+
+def build_object_trainer(trainer, recipe: Recipe):
+    """Stage a's model: blocks 1-4 of ``trainer`` (the same layers) on one 40x40 object.
+
+    The grid's maximum over positions says what the object is (shape, colour);
+    its mean says what surrounds it (the background).
+    """
+    import keras
+    from keras import layers
+
+    picture = keras.Input((PATCH_SIZE // 2, PATCH_SIZE // 2, 3), name="object_40")
+    x = trainer.get_layer("rescale")(picture)
+    for block, (_, n) in enumerate(recipe.blocks[:4], start=1):
+        for conv in range(1, n + 1):
+            x = trainer.get_layer(f"block{block}_conv{conv}")(x)
+        if block < 4:
+            x = trainer.get_layer(f"block{block}_pool")(x)
+    most, mean = layers.GlobalMaxPooling2D()(x), layers.GlobalAveragePooling2D()(x)
+    heads = {task: layers.Dense(len(classes), activation="softmax", name=task)(
+        mean if task == "background" else most) for task, classes in PATCH_TASKS.items()}
+    return keras.Model(picture, heads, name="one_object")
 
 
 # --------------------------------------------------------------------------
@@ -326,18 +399,46 @@ def _batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int)
             .batch(batch_size).prefetch(2))
 
 
+def _learn_objects(trainer, recipe: Recipe, say) -> tuple[list[dict], float, float]:
+    """Stage a: train blocks 1-4 on single objects; returns (history, drawing s, training s)."""
+    import keras
+
+    tick = time.perf_counter()
+    say(f"Stage a, one object at a time: drawing {recipe.patches:,} + 1,000 pictures of a "
+        f"single object (seed {recipe.seed + 2})...", flush=True)
+    train_x, train_y = make_patch_set(recipe.patches, recipe.seed + 2)
+    test_x, test_y = make_patch_set(1000, recipe.seed + 3)
+    train_x, test_x = halve(train_x), halve(test_x)
+    drawing, tick = time.perf_counter() - tick, time.perf_counter()
+    model = build_object_trainer(trainer, recipe)
+    model.compile(keras.optimizers.Adam(recipe.learning_rate),
+                  loss=dict.fromkeys(PATCH_TASKS, "sparse_categorical_crossentropy"))
+    history = []
+    for epoch in range(recipe.patch_epochs):
+        model.fit(train_x, train_y, batch_size=32, epochs=1, shuffle=True, verbose=0)
+        predicted = model.predict(test_x, batch_size=200, verbose=0)
+        right = {task: round(float(np.mean(predicted[task].argmax(axis=1) == test_y[task])), 4)
+                 for task in PATCH_TASKS}
+        history.append({"epoch": epoch + 1, **right})
+        say(f"  epoch {epoch + 1}/{recipe.patch_epochs}  held-out, right: "
+            + "  ".join(f"{k} {v:.0%}" for k, v in right.items()), flush=True)
+    return history, drawing, time.perf_counter() - tick
+
+
 def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
              stop_after_epochs: int | None = None) -> dict | None:
     """Pretrain ``encoder`` once per machine and return its card (notebook 02).
 
-    Reuses finished weights at once. Otherwise draws the pretraining scenes
-    (again after an interruption: they follow from the seed), trains epoch by
-    epoch, saving the weights after each, measures held-out accuracy per
-    attribute and writes the weights and ``card.json`` into
-    :func:`encoder_folder`. An interrupted run resumes after its last finished
-    epoch with those weights and the learning-rate schedule where it was; Adam's
-    running averages of the gradients start afresh. ``stop_after_epochs``
-    stops early, as an interruption would, and returns None (used by the tests).
+    Reuses finished weights at once. Otherwise runs stage a (single objects,
+    a minute or so, redone whole if interrupted), then stage b (whole scenes)
+    epoch by epoch, saving the weights after each and measuring held-out
+    accuracy per attribute, and writes the weights and ``card.json`` into
+    :func:`encoder_folder`. The pictures are drawn again after an
+    interruption: they follow from the seed. An interrupted stage b resumes
+    after its last finished epoch with those weights and the learning-rate
+    schedule where it was; Adam's running averages of the gradients start
+    afresh. ``stop_after_epochs`` stops stage b early, as an interruption
+    would, and returns None (used by the tests).
     """
     import keras
 
@@ -353,20 +454,36 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
     if state is not None and (state.get("recipe") != written
                               or not (folder / state["checkpoint"]).exists()):
         state = None  # another recipe or a lost checkpoint: start afresh
-    state = state or {"recipe": written, "epochs_done": 0, "history": [], "seconds": 0.0,
+    state = state or {"recipe": written, "objects": None, "epochs_done": 0, "history": [],
+                      "seconds": {"drawing": 0.0, "objects": 0.0, "training": 0.0},
                       "checkpoint": "none"}
-
     say = print if progress else (lambda *a, **k: None)
-    tick = time.perf_counter()
-    say(f"Drawing {recipe.train_images:,} + {recipe.test_images:,} labelled pretraining scenes "
-        f"(seed {recipe.seed})...", flush=True)
-    train_x, train_y = make_pretraining_set(recipe.train_images, recipe.seed)
-    test_x, test_y = make_pretraining_set(recipe.test_images, recipe.seed + 1)
-    train_x, test_x = halve(train_x), halve(test_x)
-    drawing = time.perf_counter() - tick
 
     keras.utils.set_random_seed(recipe.seed + state["epochs_done"])
     _, trainer = build_shapes_vgg(recipe)
+    if state["objects"] is None:
+        history, drawing, seconds = _learn_objects(trainer, recipe, say)
+        state["objects"] = history
+        state["seconds"]["drawing"] += drawing
+        state["seconds"]["objects"] += seconds
+        state["checkpoint"] = "objects.weights.h5"
+        trainer.save_weights(folder / state["checkpoint"])
+        write_atomically(state_path, json.dumps(state, indent=1))  # commits stage a
+    else:
+        say("Stage a (one object at a time) is done.")
+    trainer.load_weights(folder / state["checkpoint"])
+
+    tick = time.perf_counter()
+    say(f"Stage b, whole scenes: drawing {recipe.train_images:,} + {recipe.test_images:,} "
+        f"labelled pretraining scenes (seed {recipe.seed})...", flush=True)
+    train_x, train_y = make_pretraining_set(recipe.train_images, recipe.seed)
+    test_x, test_y = make_pretraining_set(recipe.test_images, recipe.seed + 1)
+    train_x, test_x = halve(train_x), halve(test_x)
+    state["seconds"]["drawing"] += time.perf_counter() - tick
+
+    for layer in trainer.layers:  # what stage a taught the first blocks stays as it is
+        if layer.name.startswith("block") and int(layer.name[5]) <= recipe.frozen_blocks:
+            layer.trainable = False
     steps_per_epoch = -(-recipe.train_images // recipe.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(recipe.learning_rate,
                                                       steps_per_epoch * recipe.epochs)
@@ -374,7 +491,6 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
     trainer.compile(optimizer, loss={"labels": "binary_crossentropy",
                                      "grid_labels": "binary_crossentropy"})
     if state["epochs_done"]:
-        trainer.load_weights(folder / state["checkpoint"])
         optimizer.iterations.assign(steps_per_epoch * state["epochs_done"])
         say(f"Resuming after epoch {state['epochs_done']} of {recipe.epochs}.")
     for epoch in range(state["epochs_done"], recipe.epochs):
@@ -385,13 +501,13 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
                                   test_y)
         state["history"].append({"epoch": epoch + 1, "loss": round(float(loss), 4),
                                  **{k: round(v, 4) for k, v in held_out.items()}})
-        state["seconds"] += time.perf_counter() - tick
+        state["seconds"]["training"] += time.perf_counter() - tick
         state["epochs_done"] = epoch + 1
         previous, state["checkpoint"] = state["checkpoint"], f"epoch{epoch + 1}.weights.h5"
         trainer.save_weights(folder / state["checkpoint"])
         write_atomically(state_path, json.dumps(state, indent=1))  # commits the epoch
         (folder / previous).unlink(missing_ok=True)
-        say(f"epoch {epoch + 1}/{recipe.epochs}  loss {loss:.3f}  held-out, exactly right: "
+        say(f"  epoch {epoch + 1}/{recipe.epochs}  loss {loss:.3f}  held-out, exactly right: "
             + "  ".join(f"{k} {v:.0%}" for k, v in held_out.items()), flush=True)
         if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs < recipe.epochs:
             return None
@@ -402,16 +518,21 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
     card = {
         "encoder": recipe.name,
         "recipe": written,
-        "data": (f"{recipe.train_images:,} training and {recipe.test_images:,} held-out scenes "
-                 f"drawn from seeds {recipe.seed} and {recipe.seed + 1}, never the captioning "
-                 "images: 1-3 objects anywhere, sizes -20%..+15%, turned up to 17 degrees, "
-                 "shaded colours, graded and noisy backgrounds, half with smooth edges, "
-                 "JPEG quality 35-95; random flips while training"),
+        "objects": (f"stage a: {recipe.patches:,} pictures of one object ({PATCH_SIZE}x"
+                    f"{PATCH_SIZE}, seed {recipe.seed + 2}), {recipe.patch_epochs} epochs "
+                    "predicting its shape, colour and background"),
+        "data": (f"stage b: {recipe.train_images:,} training and {recipe.test_images:,} held-out "
+                 f"scenes drawn from seeds {recipe.seed} and {recipe.seed + 1}, never the "
+                 "captioning images: 1-3 objects anywhere, sizes -20%..+15%, turned up to 17 "
+                 "degrees, shaded colours, graded and noisy backgrounds, half with smooth edges, "
+                 f"JPEG quality 35-95; random flips while training; blocks 1-"
+                 f"{recipe.frozen_blocks} frozen"),
         "labels": list(LABELS),
         "epochs": recipe.epochs,
         "held_out": {k: state["history"][-1][k] for k in ATTRIBUTES},
         "history": state["history"],
-        "seconds": {"drawing": round(drawing, 1), "training": round(state["seconds"], 1)},
+        "objects_history": state["objects"],
+        "seconds": {k: round(v, 1) for k, v in state["seconds"].items()},
         "parameters": int(trainer.count_params()),
         "made": time.strftime("%Y-%m-%d %H:%M"),
         "keras": keras.__version__,

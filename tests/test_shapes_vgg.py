@@ -22,7 +22,8 @@ from helpers.shapes_vgg import (
 )
 
 TINY = Recipe("shapes-vgg-tiny", train_images=24, test_images=8, epochs=2, batch_size=8,
-              blocks=((4, 1), (4, 1), (8, 1), (8, 2), (8, 1)), fc_dim=16)
+              blocks=((4, 1), (4, 1), (8, 1), (8, 2), (8, 1)), fc_dim=16, patches=40,
+              patch_epochs=1)
 
 
 @pytest.fixture
@@ -53,6 +54,22 @@ def test_pretraining_scenes_vary_and_stay_on_the_canvas():
         image = shapes_vgg.draw_varied(scene["background"], things, rng)
         assert image.shape == (IMAGE_SIZE, IMAGE_SIZE, 3) and image.dtype == np.uint8
     assert len(sizes) > 10 and len(angles) > 10  # not the captioning world's two sizes
+
+
+def test_single_object_pictures_hold_one_whole_object_and_say_what_it_is():
+    images, targets = shapes_vgg.make_patch_set(30, seed=5)
+    assert images.shape == (30, shapes_vgg.PATCH_SIZE, shapes_vgg.PATCH_SIZE, 3)
+    rng = random.Random(5)
+    for k in range(30):
+        background, thing = shapes_vgg.one_object(rng)
+        shapes_vgg.draw_varied(background, [thing], rng, side=shapes_vgg.PATCH_SIZE)  # as made
+        reach = thing["r"] * 1.05  # a turned outline reaches a little past r
+        assert reach <= thing["x"] <= shapes_vgg.PATCH_SIZE - reach
+        assert reach <= thing["y"] <= shapes_vgg.PATCH_SIZE - reach
+        for task, classes in shapes_vgg.PATCH_TASKS.items():
+            said = background if task == "background" else thing[task]
+            assert classes[targets[task][k]] == said
+    assert len(set(targets["shape"])) == len(shapes_vgg.PATCH_TASKS["shape"])
 
 
 def test_group_accuracy_asks_for_the_whole_set():
@@ -87,16 +104,18 @@ def test_pretraining_is_cached_resumed_and_made_once(tiny, tmp_path, capsys):
     folder = shapes_vgg.encoder_folder(tmp_path, TINY)
     first = json.loads((folder / "progress.json").read_text())["history"]
     assert len(first) == 1 and not (folder / "card.json").exists()
+    assert "Stage a, one object at a time" in capsys.readouterr().out
 
-    capsys.readouterr()
     card = pretrain(tmp_path, tiny)
     resumed = capsys.readouterr().out
+    assert "Stage a (one object at a time) is done" in resumed  # not learnt again
     assert "Resuming after epoch 1 of 2" in resumed
     assert "epoch 2/2" in resumed and "epoch 1/2" not in resumed  # epoch 1 is not trained again
     assert card["history"][0] == first[0] and len(card["history"]) == 2
     assert sorted(p.name for p in folder.iterdir()) == ["card.json", shapes_vgg.WEIGHTS_FILE]
     assert set(card["held_out"]) == set(ATTRIBUTES) and card["epochs"] == 2
     assert card["seconds"]["training"] > 0 and "never the captioning images" in card["data"]
+    assert card["seconds"]["objects"] > 0 and len(card["objects_history"]) == 1
     assert not (folder / "progress.json").exists()
 
     assert pretrain(tmp_path, tiny) == card  # the second use reads the card, trains nothing
