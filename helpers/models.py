@@ -58,8 +58,8 @@ def build_caption_model(
 
     Output ``[:, t]`` is the distribution of the word that follows
     ``tokens[:, : t + 1]``. ``feature_stats`` = (mean, std) adds a fixed
-    standardisation of the features as the first layer (needed for a randomly
-    initialised encoder, whose activations have an arbitrary scale; saved with
+    standardisation of the features as the first layer (needed for any encoder
+    but ImageNet's VGG16, whose activations have an arbitrary scale; saved with
     the model, so inference needs nothing else). ``seed`` fixes the initial
     weights and the dropout masks.
     """

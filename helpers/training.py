@@ -146,15 +146,19 @@ def masked_loss() -> keras.losses.Loss:
 
 def feature_stats(cache, train_names: list[str], weights: str,
                   encoder: str = "vgg16") -> tuple | None:
-    """Statistics to standardise the features with, or ``None`` for a pretrained encoder.
+    """Statistics to standardise the features with, or ``None`` for ImageNet's VGG16.
 
     The seed feeds ImageNet ``fc2`` activations to the model as they are
-    (``"imagenet"`` or a path to the ImageNet weights file). A randomly
-    initialised encoder (``weights="none"``) gives activations of an arbitrary
-    scale, so they are standardised with training-split statistics.
-    ``shapes-vgg`` is pretrained: its features are used as they are.
+    (``"imagenet"`` or a path to the ImageNet weights file). Any other encoder
+    gives activations of an arbitrary scale: a randomly initialised VGG16
+    (``weights="none"``), and ``shapes-vgg``, whose scale is whatever its
+    minutes of pretraining left (its ``fc2`` is about twice as large as a
+    random VGG16's). Those are standardised with training-split statistics,
+    so an untrained captioner starts close to uniform (notebook 04).
     """
-    return None if is_pretrained(weights, encoder) else cache.normalizer(train_names)
+    if encoder == "vgg16" and is_pretrained(weights, encoder):
+        return None
+    return cache.normalizer(train_names)
 
 
 # --------------------------------------------------------------------------

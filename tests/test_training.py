@@ -203,14 +203,16 @@ def test_a_run_of_another_seed_is_not_resumed(world, tmp_path):
     assert other.resumed_from == 0 and other.epochs_done == 1
 
 
-@pytest.mark.parametrize(("weights", "standardised"), [
-    ("none", True), ("imagenet", False), ("/models/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-                                          False)])
-def test_features_are_standardised_only_for_a_random_encoder(weights, standardised):
+@pytest.mark.parametrize(("weights", "encoder", "standardised"), [
+    ("none", "vgg16", True), ("imagenet", "vgg16", False),
+    ("/models/vgg16_weights_tf_dim_ordering_tf_kernels.h5", "vgg16", False),
+    ("imagenet", "shapes-vgg", True)])
+def test_features_are_standardised_unless_they_are_imagenet_vgg16s(weights, encoder,
+                                                                    standardised):
     class Cache:  # feature_stats only asks the cache for its normaliser
         def normalizer(self, names):
             return np.zeros(4), np.ones(4)
 
-    stats = feature_stats(Cache(), ["a.jpg"], weights)
+    stats = feature_stats(Cache(), ["a.jpg"], weights, encoder)
     assert (stats is not None) == standardised
-    assert is_pretrained(weights) != standardised
+    assert is_pretrained(weights, encoder) != standardised or encoder != "vgg16"
