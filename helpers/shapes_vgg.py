@@ -496,7 +496,8 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
     for epoch in range(state["epochs_done"], recipe.epochs):
         tick = time.perf_counter()
         batches = _batches(train_x, train_y, recipe.batch_size, recipe.seed + epoch)
-        loss = trainer.fit(batches, epochs=1, verbose=0).history["labels_loss"][-1]
+        loss = trainer.fit(batches, epochs=1, verbose=0,
+                           shuffle=False).history["labels_loss"][-1]  # shuffled above
         held_out = group_accuracy(trainer.predict(test_x, batch_size=100, verbose=0)["labels"],
                                   test_y)
         state["history"].append({"epoch": epoch + 1, "loss": round(float(loss), 4),
