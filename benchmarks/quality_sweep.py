@@ -4,7 +4,7 @@ Floating-point results differ across CPUs: oneDNN picks its kernels by
 instruction set, features change in the 7th digit, and training amplifies that
 into other captions and another best epoch. A quality assertion is only worth
 keeping if it holds, with a wide margin, for every model seed and every
-instruction set. This script measures what notebook 06 asserts, on the world
+instruction set. This script measures what notebooks 06 and 07 assert, on the world
 that ``make test`` uses (200 images, 20 test images), for:
 
 * model seeds (``CAPTION_SEED``), 0-4 by default;
@@ -74,10 +74,23 @@ def _one_isa(isa: str, seeds: list[int], images: int, folder: Path,
             rates = truth_rates(captions, scenes)
             row[label] = {"BLEU-4": bleu(references, captions)["BLEU-4"],
                           **{f"{kind} {what}": value if value == value else 0.0  # nan: none
-                             for kind, r in rates.items() for what, value in r.items()}}
+                             for kind, r in rates.items() for what, value in r.items()},
+                          **_confusion_diagonal(captions, scenes)}
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
+
+
+def _confusion_diagonal(captions: list[str], scenes: list) -> dict:
+    """Notebook 07's check: the share of one-colour (one-shape) pictures named right."""
+    from helpers.shapes import truth_confusion
+
+    shares = {}
+    for kind, table in truth_confusion(captions, scenes).items():
+        counts = table["counts"]
+        right = sum(counts[i, table["said"].index(h)] for i, h in enumerate(table["held"]))
+        shares[f"07 {kind} right"] = float(right / max(counts.sum(), 1))
+    return shares
 
 
 def _decoding_checks(model, test, vocab) -> dict:
@@ -111,7 +124,7 @@ def run(seeds: list[int], isas: list[str], images: int, folder: Path,
 
 
 COLUMNS = ("BLEU-4", "background right_when_named", "background named", "colours right",
-           "colours right_when_named", "shapes right")
+           "colours right_when_named", "shapes right", "07 colour right", "07 shape right")
 
 
 def report(rows: list[dict]) -> list[str]:

@@ -28,6 +28,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 from nltk.translate.bleu_score import corpus_bleu
 
 from helpers.config import write_atomically
@@ -113,6 +114,51 @@ def evaluate(references: Sequence[Sequence[str]], hypotheses: Sequence[str],
     if coco:
         scores.update(coco_metrics(references, hypotheses))
     return scores
+
+
+def per_image_cider(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> np.ndarray:
+    """CIDEr of each caption against its own references (notebook 07).
+
+    Corpus CIDEr is the mean of these. Each image's score weighs its n-grams
+    by how rare they are in all the references (TF-IDF), so a caption that
+    gets the rare, telling words right scores high: good for finding the best
+    and the worst captions of a split.
+    """
+    from pycocoevalcap.cider.cider import Cider
+
+    _check(references, hypotheses)
+    gts = {i: [" ".join(tokens(r)) for r in rs] for i, rs in enumerate(references)}
+    res = {i: [" ".join(tokens(h)) or "<empty>"] for i, h in enumerate(hypotheses)}
+    _, each = Cider().compute_score(gts, res)
+    return np.asarray(each, dtype=np.float64)
+
+
+def vocabulary_use(generated: Sequence[str], references: Sequence[Sequence[str]],
+                   top: int = 10) -> dict:
+    """How the generated captions use words, against the human references (notebook 07).
+
+    Returns ``generated_distinct`` and ``reference_distinct`` (how many
+    different words each uses), ``overused``: the ``top`` words whose share of
+    all generated words most exceeds their share of the reference words, as
+    ``(word, generated share, reference share)``, and ``never_used``: the
+    ``top`` most frequent reference words that no generated caption contains,
+    as ``(word, count in the references)``. Captioners typically use a small,
+    safe part of the vocabulary.
+    """
+    from collections import Counter
+
+    made = Counter(w for caption in generated for w in tokens(caption))
+    said = Counter(w for captions in references for c in captions for w in tokens(c))
+    made_total, said_total = max(sum(made.values()), 1), max(sum(said.values()), 1)
+    excess = {w: made[w] / made_total - said[w] / said_total for w in made}
+    overused = sorted(excess, key=lambda w: (-excess[w], w))[:top]
+    return {
+        "generated_distinct": len(made),
+        "reference_distinct": len(said),
+        "overused": [(w, made[w] / made_total, said[w] / said_total) for w in overused
+                     if excess[w] > 0],
+        "never_used": [(w, n) for w, n in said.most_common() if w not in made][:top],
+    }
 
 
 def save_metrics(run_dir: str | Path, method: str, scores: Mapping[str, float], **info) -> Path:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -145,4 +147,189 @@ def plot_history(history: Sequence[dict], title: str = "") -> Figure:
     ax.set(xlabel="epoch", ylabel="masked cross-entropy", title=title or "loss per epoch")
     ax.legend()
     fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Captions on pictures (notebook 07)
+# --------------------------------------------------------------------------
+
+
+def save_figure(fig: Figure, run_dir: str | Path, name: str) -> Path:
+    """Save ``fig`` as ``<run_dir>/figures/<name>.png`` and return the path."""
+    path = Path(run_dir) / "figures" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    return path
+
+
+def _picture(image) -> np.ndarray:
+    """A path or an array as an RGB array for ``imshow``."""
+    if isinstance(image, str | Path):
+        from helpers.features import read_rgb
+
+        return read_rgb(image)
+    return np.asarray(image)
+
+
+def _wrapped(label: str, caption: str, width: int) -> str:
+    return textwrap.fill(f"{label}: {caption}", width, subsequent_indent="  ")
+
+
+def plot_captions(
+    images: Sequence,
+    captions: Sequence[Mapping[str, str]],
+    references: Sequence[Sequence[str]] | None = None,
+    names: Sequence[str] | None = None,
+    ncols: int = 3,
+    n_references: int = 2,
+    width: int = 40,
+    run_dir: str | Path | None = None,
+    name: str = "captions",
+) -> Figure:
+    """A grid of pictures, each titled with its generated captions (notebook 07).
+
+    ``captions[i]`` maps a decoding method to its caption, for example
+    ``{"greedy": "a red circle", "beam3": "a small red circle"}``. The first
+    ``n_references`` human captions go below each picture, in grey. Images are
+    paths (read as in training) or arrays. With ``run_dir`` the figure is also
+    saved to ``<run_dir>/figures/<name>.png``.
+    """
+    if len(captions) != len(images):
+        raise ValueError(f"{len(captions)} sets of captions for {len(images)} images")
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 5.6 * nrows), dpi=80,
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (ax, image) in enumerate(zip(axes.flat, images)):
+        ax.imshow(_picture(image))
+        lines = [_wrapped(method, text, width) for method, text in captions[i].items()]
+        ax.set_title("\n".join(([names[i]] if names else []) + lines), fontsize=9, loc="left")
+        if references is not None:
+            refs = [_wrapped("human", r, width) for r in references[i][:n_references]]
+            ax.text(0, -0.03, "\n".join(refs), transform=ax.transAxes, va="top", fontsize=8.5,
+                    color="dimgray")
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.93, bottom=0.04, hspace=0.9, wspace=0.1)
+    if run_dir is not None:
+        save_figure(fig, run_dir, name)
+    return fig
+
+
+def plot_best_and_worst(
+    images: Sequence,
+    captions: Sequence[str],
+    scores: Sequence[float],
+    references: Sequence[Sequence[str]] | None = None,
+    n: int = 3,
+    score_name: str = "CIDEr",
+    width: int = 40,
+    run_dir: str | Path | None = None,
+) -> Figure:
+    """The ``n`` best and ``n`` worst captions by a per-image score, in two rows (notebook 07)."""
+    order = np.argsort(np.asarray(scores), kind="stable")
+    n = min(n, len(order) // 2) or 1
+    picked = [("best", i) for i in order[::-1][:n]] + [("worst", i) for i in order[:n]]
+    fig, axes = plt.subplots(2, n, figsize=(4.4 * n, 11), dpi=80, squeeze=False)
+    for ax, (kind, i) in zip(axes.flat, picked):
+        ax.imshow(_picture(images[i]))
+        ax.axis("off")
+        ax.set_title(f"{kind}: {score_name} {scores[i]:.2f}\n"
+                     + _wrapped("generated", captions[i], width), fontsize=9, loc="left")
+        if references is not None:
+            ax.text(0, -0.03, "\n".join(_wrapped("human", r, width) for r in references[i][:2]),
+                    transform=ax.transAxes, va="top", fontsize=8.5, color="dimgray")
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.92, bottom=0.06, hspace=0.75, wspace=0.1)
+    if run_dir is not None:
+        save_figure(fig, run_dir, "best_and_worst")
+    return fig
+
+
+def plot_length_distributions(
+    generated: Mapping[str, Sequence[str]],
+    references: Sequence[Sequence[str]],
+    run_dir: str | Path | None = None,
+) -> Figure:
+    """Words per caption: each decoding method against the human captions (notebook 07)."""
+    from helpers.metrics import tokens
+
+    human = [len(tokens(r)) for refs in references for r in refs]
+    made = {method: [len(tokens(c)) for c in captions] for method, captions in generated.items()}
+    longest = max([*human, *(max(v) for v in made.values())])
+    bins = np.arange(0, longest + 2) - 0.5
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    ax.hist(human, bins=bins, density=True, color="lightgray", label=f"human (mean "
+            f"{np.mean(human):.1f})")
+    for method, lengths in made.items():
+        ax.hist(lengths, bins=bins, density=True, histtype="step", linewidth=2,
+                label=f"{method} (mean {np.mean(lengths):.1f})")
+    ax.set(xlabel="words per caption", ylabel="share of captions",
+           title="caption lengths: generated against human")
+    ax.legend()
+    fig.tight_layout()
+    if run_dir is not None:
+        save_figure(fig, run_dir, "caption_lengths")
+    return fig
+
+
+def plot_vocabulary_use(use: Mapping, run_dir: str | Path | None = None) -> Figure:
+    """Three panels from :func:`helpers.metrics.vocabulary_use` (notebook 07).
+
+    Distinct words used, generated against human; the most over-used words;
+    the most frequent human words the model never writes.
+    """
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 4),
+                                              gridspec_kw={"width_ratios": [1, 2, 2]})
+    left.bar(["generated", "human"], [use["generated_distinct"], use["reference_distinct"]],
+             color=["tab:blue", "lightgray"])
+    left.set(title="distinct words", ylabel="words")
+    if use["overused"]:
+        words, made, said = zip(*use["overused"])
+        rows = np.arange(len(words))
+        middle.barh(rows + 0.2, [100 * m for m in made], 0.4, label="generated")
+        middle.barh(rows - 0.2, [100 * s for s in said], 0.4, color="lightgray", label="human")
+        middle.set_yticks(rows, words)
+        middle.invert_yaxis()
+        middle.legend(fontsize=8)
+    middle.set(title="most over-used words", xlabel="% of all words")
+    if use["never_used"]:
+        words, counts = zip(*use["never_used"])
+        right.barh(words, counts, color="tab:red")
+        right.invert_yaxis()
+    right.set(title="frequent human words never generated", xlabel="times in human captions")
+    fig.tight_layout()
+    if run_dir is not None:
+        save_figure(fig, run_dir, "vocabulary_use")
+    return fig
+
+
+def plot_truth_confusion(confusion: Mapping[str, Mapping], run_dir: str | Path | None = None,
+                         title: str = "") -> Figure:
+    """Heat maps of what captions said against what the pictures held (shapes world, notebook 07).
+
+    ``confusion`` is :func:`helpers.shapes.truth_confusion`'s result. Each row
+    is normalised to 100%: of the captions of pictures holding the row, the
+    share that said the column. The diagonal is right.
+    """
+    fig, axes = plt.subplots(1, len(confusion), figsize=(4.6 * len(confusion), 4.4),
+                             gridspec_kw={"width_ratios": [len(t["said"]) for t in
+                                                           confusion.values()]})
+    for ax, (kind, table) in zip(np.atleast_1d(axes), confusion.items()):
+        counts = np.asarray(table["counts"], dtype=float)
+        totals = counts.sum(axis=1, keepdims=True)
+        shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        for (row, column), share in np.ndenumerate(shares):
+            if counts[row, column]:
+                ax.text(column, row, f"{share:.0%}", ha="center", va="center", fontsize=7.5,
+                        color="white" if share > 0.6 else "black")
+        ax.set_xticks(range(len(table["said"])), table["said"], rotation=45, ha="right")
+        ax.set_yticks(range(len(table["held"])),
+                      [f"{h} ({int(t)})" for h, t in zip(table["held"], totals[:, 0])])
+        ax.set(title=kind, xlabel="the caption says", ylabel="the picture holds (pictures)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if run_dir is not None:
+        save_figure(fig, run_dir, "truth_confusion")
     return fig

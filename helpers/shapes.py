@@ -325,3 +325,94 @@ def truth_rates(captions: list[str], scenes: list[Scene]) -> dict[str, dict[str,
             "right_when_named": right / named if named else float("nan"),
         }
     return rates
+
+
+_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "three": 3}
+_ROW_WORDS = {"left", "right", "row"}
+_COLUMN_WORDS = {"above", "below", "top", "bottom", "column"}
+
+
+def said_count(caption: str) -> int | None:
+    """How many objects a caption says there are, or None when it does not say (notebook 07).
+
+    ``"three shapes ..."`` says 3; otherwise its noun phrases are added up:
+    ``"two red circles and a blue square"`` says 3, ``"a single red star"`` 1.
+    """
+    words = caption.lower().split()
+    if "shapes" in words:
+        before = words[words.index("shapes") - 1] if words.index("shapes") else ""
+        if before in _NUMBER_WORDS:
+            return _NUMBER_WORDS[before]
+    total = 0
+    for i, word in enumerate(words):
+        shape = _shape_word(word)
+        if shape is None:
+            continue
+        if word == shape:  # singular: one object
+            total += 1
+        else:  # plural: the number word before the colour ("two red circles"), else two
+            numbers = [_NUMBER_WORDS[w] for w in words[max(0, i - 3):i] if w in _NUMBER_WORDS]
+            total += numbers[-1] if numbers else 2
+    return total or None
+
+
+def said_relation(caption: str) -> str:
+    """Which way a caption lays the objects out: ``row``, ``column``, ``both`` or ``none``.
+
+    ``row``: it uses left/right words ("to the left of", "from left to right",
+    "in a row"); ``column``: above/below words. Only the direction is checked,
+    not which object is where.
+    """
+    words = set(caption.lower().split())
+    row, column = bool(words & _ROW_WORDS), bool(words & _COLUMN_WORDS)
+    return "both" if row and column else "row" if row else "column" if column else "none"
+
+
+CONFUSION_KINDS = ("colour", "shape", "count", "relation")
+"""What :func:`truth_confusion` tabulates."""
+
+
+def truth_confusion(captions: list[str], scenes: list[Scene]) -> dict[str, dict]:
+    """What the captions said against what the pictures held, kind by kind (notebook 07).
+
+    For each of :data:`CONFUSION_KINDS` a dictionary with ``held`` (row
+    labels), ``said`` (column labels) and ``counts`` (a matrix: how many
+    captions of pictures holding the row said the column). A perfect captioner
+    has everything on the diagonal.
+
+    * ``colour`` and ``shape``: pictures whose objects all share one colour
+      (shape); the caption says the one it names, ``several`` or ``none``;
+    * ``count``: every picture, 1-3 objects against :func:`said_count`;
+    * ``relation``: pictures of two or three objects, laid out in a ``row`` or a
+      ``column``, against :func:`said_relation`.
+    """
+    if len(captions) != len(scenes) or not captions:
+        raise ValueError(f"{len(captions)} captions for {len(scenes)} scenes: give one per scene")
+    tables = {
+        "colour": (list(COLOURS), [*COLOURS, "several", "none"]),
+        "shape": (list(SHAPES), [*SHAPES, "several", "none"]),
+        "count": (["1", "2", "3"], ["1", "2", "3", "more", "none"]),
+        "relation": (["row", "column"], ["row", "column", "both", "none"]),
+    }
+    counts = {kind: np.zeros((len(held), len(said)), int) for kind, (held, said) in tables.items()}
+
+    def add(kind: str, held: str, said: str) -> None:
+        rows, columns = tables[kind]
+        counts[kind][rows.index(held), columns.index(said)] += 1
+
+    for caption, scene in zip(captions, scenes):
+        words = caption.lower().split()
+        named = {"colour": sorted({w for w in words if w in COLOURS}),
+                 "shape": sorted({s for s in map(_shape_word, words) if s})}
+        for kind in ("colour", "shape"):
+            held = {getattr(t, kind) for t in scene.things}
+            if len(held) == 1:
+                said = named[kind]
+                add(kind, held.pop(), said[0] if len(said) == 1 else "several" if said else "none")
+        number = said_count(caption)
+        add("count", str(len(scene.things)),
+            "none" if number is None else str(number) if number <= 3 else "more")
+        if scene.layout in ("row", "column"):
+            add("relation", scene.layout, said_relation(caption))
+    return {kind: {"held": tables[kind][0], "said": tables[kind][1], "counts": counts[kind]}
+            for kind in tables}

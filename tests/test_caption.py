@@ -1,0 +1,150 @@
+"""Captioning your own images (notebook 07): `caption_image` and `python -m helpers.caption`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers.caption import Captioner, CaptionRunError, caption_image, main
+from helpers.config import get_settings
+from helpers.data import load_dataset
+from helpers.decoding import greedy_decode
+from helpers.features import ImageLoadError, encoder_layers, extract_features
+from helpers.models import build_caption_model
+from helpers.shapes import Scene, Thing, draw_scene
+from helpers.text import Vocabulary
+from helpers.training import MODEL_META, run_info, save_trained
+from tests.fixtures import sample_captions, write_official
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def save_run(run_dir: Path, vocab: Vocabulary, feature_dim: int | None = None, **info) -> Path:
+    """A run folder as notebook 05 leaves it (an untrained model: captioning needs no skill)."""
+    settings = get_settings()
+    dim = feature_dim or encoder_layers(settings.encoder).fc2_dim
+    model = build_caption_model(len(vocab), feature_dim=dim, units=16, embedding_dim=8, seed=0)
+    save_trained(model, vocab, run_dir, **{**run_info(settings), "epoch": 1, "val_loss": 1.0,
+                                           **info})
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """A small dataset in the Flickr8k layout, its features from the run's encoder, a run."""
+    settings = get_settings()
+    root = write_official(tmp_path_factory.mktemp("photos"), sample_captions(6))
+    for k, name in enumerate(sorted(sample_captions(6))):  # pictures that differ
+        thing = Thing(["circle", "star", "square"][k % 3], ["red", "blue"][k % 2], "large",
+                      60 + 20 * k, 100)
+        draw_scene(Scene(["white", "black"][k % 2], (thing,), "single")).save(
+            root / "Flicker8k_Dataset" / name, quality=92)
+    dataset = load_dataset("flickr8k", root=root)
+    work = tmp_path_factory.mktemp("work")
+    cache = extract_features(dataset, work / "features_run", encoder=settings.encoder,
+                             data_dir=settings.data_dir, progress=False)
+    vocab = Vocabulary.fit([c for cs in dataset.captions.values() for c in cs], min_count=1)
+    run_dir = save_run(work / "run", vocab)
+    return dataset, cache, vocab, run_dir
+
+
+def test_a_caption_is_made_exactly_as_in_training(photos):
+    """The features of a new image equal the cached training features of the same file,
+    so its caption is the one greedy decoding gives the training pipeline."""
+    dataset, cache, vocab, run_dir = photos
+    names = cache.available[:4]
+    paths = [dataset.image_path(n) for n in names]
+    captioner = Captioner.load(run_dir)
+    np.testing.assert_allclose(captioner.features(paths), cache.get(names), rtol=1e-3, atol=1e-3)
+    expected = greedy_decode(captioner.model, cache.get(names), vocab).captions
+    assert caption_image(paths, run_dir) == expected
+    assert caption_image(paths[0], run_dir) == expected[0]  # one path: one string
+    beam = caption_image(paths, run_dir, beam=3)
+    assert len(beam) == 4 and all(isinstance(c, str) and c for c in beam)
+
+
+def test_every_kind_of_image_file_is_captioned(photos, tmp_path):
+    dataset, cache, vocab, run_dir = photos
+    picture = Image.open(dataset.image_path(cache.available[0])).convert("RGB")
+    files = {"png": tmp_path / "p.png", "gray": tmp_path / "g.jpg", "rgba": tmp_path / "a.png",
+             "cmyk": tmp_path / "c.jpg", "big": tmp_path / "big.jpg",
+             "no suffix": tmp_path / "picture"}
+    picture.save(files["png"])
+    picture.convert("L").save(files["gray"])
+    picture.convert("RGBA").save(files["rgba"])  # opaque: the same pixels as the PNG
+    picture.convert("CMYK").save(files["cmyk"])
+    picture.resize((1024, 640)).save(files["big"])
+    picture.save(files["no suffix"], format="PNG")
+    captions = dict(zip(files, caption_image(list(files.values()), run_dir)))
+    assert all(isinstance(c, str) and c and "<" not in c for c in captions.values())
+    assert set(" ".join(captions.values()).split()) <= set(vocab.words)
+    assert captions["rgba"] == captions["png"] == captions["no suffix"]
+
+
+def test_bad_images_and_missing_runs_say_what_to_do(photos, tmp_path):
+    _, _, vocab, run_dir = photos
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a picture")
+    with pytest.raises(ImageLoadError, match="notes.jpg"):
+        caption_image(text, run_dir)
+    with pytest.raises(ImageLoadError, match="missing.png: no such file"):
+        caption_image(tmp_path / "missing.png", run_dir)
+    with pytest.raises(CaptionRunError, match="(?s)does not exist.*notebooks 01 to 05"):
+        Captioner.load(tmp_path / "no_run")
+    (tmp_path / "empty_run").mkdir()
+    with pytest.raises(CaptionRunError, match="holds no trained model.*notebook 05"):
+        Captioner.load(tmp_path / "empty_run")
+    incomplete = save_run(tmp_path / "incomplete", vocab)
+    (incomplete / MODEL_META).unlink()
+    with pytest.raises(CaptionRunError, match="is incomplete.*notebook 05"):
+        Captioner.load(incomplete)
+
+
+def test_a_model_and_an_encoder_that_do_not_match_are_refused(photos, tmp_path):
+    _, _, vocab, _ = photos
+    other = save_run(tmp_path / "other_pretraining", vocab,
+                     encoder_weights="shapes-vgg-small {} made 2020-01-01 00:00")
+    with pytest.raises(CaptionRunError, match="(?s)cannot be made again.*notebooks 02 and 05"):
+        Captioner.load(other)
+    narrow = save_run(tmp_path / "narrow", vocab, feature_dim=12)
+    with pytest.raises(CaptionRunError, match="reads 12 numbers per image.*do not match"):
+        Captioner.load(narrow)
+
+
+def test_the_command_prints_one_caption_per_image(photos, tmp_path, capsys):
+    dataset, cache, _, run_dir = photos
+    paths = [str(dataset.image_path(n)) for n in cache.available[:2]]
+    expected = caption_image(paths, run_dir)
+
+    assert main([paths[0], "--run", str(run_dir)]) == 0
+    assert capsys.readouterr().out.splitlines() == [expected[0]]
+    assert main([*paths, "--run", str(run_dir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"image": p, "caption": c} for p, c in zip(paths, expected)]
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    assert main([paths[0], str(broken), "--run", str(run_dir)]) == 1  # the others still done
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{paths[0]}\t{expected[0]}"]
+    assert "broken.png" in err and "JPEG or PNG" in err
+
+    assert main([paths[0], "--run", str(tmp_path / "nothing")]) == 2
+    assert "run notebooks 01 to 05" in capsys.readouterr().err
+
+
+def test_python_dash_m_with_no_run_says_which_notebook_to_run(photos, tmp_path):
+    dataset, cache, _, _ = photos
+    env = {**os.environ, "CAPTION_RUN_DIR": str(tmp_path / "no_run_yet")}
+    done = subprocess.run([sys.executable, "-m", "helpers.caption",
+                           str(dataset.image_path(cache.available[0]))],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "no_run_yet does not exist" in done.stderr and "notebook 05" in done.stderr
