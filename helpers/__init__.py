@@ -3,6 +3,7 @@
 The modules follow the data through the series, each using only those before it:
 
 * :mod:`helpers.config`  - settings and paths (notebook 01)
+* :mod:`helpers.check`   - is this machine ready? ``python -m helpers.check`` (notebook 00)
 * :mod:`helpers.data`    - loading Flickr8k, Kaggle and Karpathy layouts (notebook 01)
 * :mod:`helpers.shapes`  - the synthetic shapes world (notebook 01)
 * :mod:`helpers.features` - VGG16 features and their cache (notebook 02)

@@ -187,20 +187,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.beam < 1:
         parser.error(f"--beam {args.beam}: use 1 (greedy) or a width of 2 or more")
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow start-up chatter
+    from helpers.config import native_logs_to_file
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        captioner = Captioner.load(args.run, args.data)
+        with native_logs_to_file():  # TensorFlow's start-up lines go to a log file
+            captioner = Captioner.load(args.run, args.data)
     except CaptionRunError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"captioning with the model in {captioner.run_dir}", file=sys.stderr)
-    results, failed = [], 0
-    for path in args.images:  # one at a time, so one bad file does not stop the others
-        try:
-            results.append({"image": path, "caption": captioner.caption([path], args.beam)[0]})
-        except ImageLoadError as err:
-            failed += 1
-            print(f"error: {err}. Give a JPEG or PNG image file.", file=sys.stderr)
+    results, errors = [], []
+    with native_logs_to_file():
+        for path in args.images:  # one at a time, so one bad file does not stop the others
+            try:
+                caption = captioner.caption([path], args.beam)[0]
+                results.append({"image": path, "caption": caption})
+            except ImageLoadError as err:
+                errors.append(f"error: {err}. Give a JPEG or PNG image file.")
+    for error in errors:
+        print(error, file=sys.stderr)
+    failed = len(errors)
     if args.json:
         print(json.dumps(results, indent=1))
     else:

@@ -24,6 +24,7 @@ environment again: ``load_dataset(settings)`` loads exactly the world that
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -97,6 +98,23 @@ def send_native_logs_to(path: str | Path | None = None) -> Path | None:
     os.dup2(log, 2)
     os.close(log)
     return path
+
+
+@contextlib.contextmanager
+def native_logs_to_file(path: str | Path | None = None):
+    """For command-line tools: :func:`send_native_logs_to` while the block runs, then back.
+
+    TensorFlow's start-up lines go to the log file; the tool's own messages,
+    printed after the block, reach the terminal as usual.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        yield send_native_logs_to(path)
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def check_encoder(encoder: str) -> str:

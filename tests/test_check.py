@@ -1,0 +1,80 @@
+"""`python -m helpers.check`: one truthful OK/FAIL line per requirement (notebook 00)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+
+import pytest
+
+from helpers import check
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A local HTTP server standing in for the download sites."""
+    (tmp_path / check.IMAGENET_FILE).write_bytes(b"weights")
+    (tmp_path / "Flickr8k_text.zip").write_bytes(b"zip")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def no_cached_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))  # nothing cached here
+
+
+def by_name(checks):
+    return {c.name: c for c in checks}
+
+
+def test_online_the_downloads_are_reachable(server, tmp_path):
+    checks = by_name(check.run_checks(tmp_path / "data", timeout=5,
+                                      imagenet_url=f"{server}/{check.IMAGENET_FILE}",
+                                      flickr8k_url=f"{server}/Flickr8k_text.zip"))
+    assert checks["ImageNet VGG16 weights"].ok and checks["Flickr8k zips"].ok
+    assert checks["Python"].ok and checks["tensorflow"].ok and checks["keras"].ok
+    assert checks["free disk for Flickr8k"].found.endswith("(Flickr8k needs about 5 GB)")
+
+
+def test_offline_says_so_and_still_passes(server, tmp_path, capsys, monkeypatch):
+    closed = "http://127.0.0.1:9/nothing.zip"  # the discard port: nothing listens
+    checks = check.run_checks(tmp_path, timeout=2, imagenet_url=closed, flickr8k_url=closed)
+    named = by_name(checks)
+    for name in ("ImageNet VGG16 weights", "Flickr8k zips"):
+        assert not named[name].ok and not named[name].required
+        assert named[name].line().startswith(f"FAIL  {name} (optional): not reachable")
+        assert "->" in named[name].line()  # says what to do
+    assert check.summary(checks).startswith("READY: the series runs on the shapes world")
+
+    monkeypatch.setattr(check, "run_checks", lambda timeout: checks)
+    assert check.main([]) == 0  # optional failures do not fail the check
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == len(checks) + 1 and printed[-1].startswith("READY")
+
+
+def test_a_missing_package_fails_the_check(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(check.PACKAGES, "no-such-package-xyz", "testing")
+    checks = check.run_checks(tmp_path, timeout=1, imagenet_url="http://127.0.0.1:9/x",
+                              flickr8k_url="http://127.0.0.1:9/x")
+    missing = by_name(checks)["no-such-package-xyz"]
+    assert not missing.ok and missing.required and "requirements.txt" in missing.fix
+    assert check.summary(checks) == ("NOT READY: fix no-such-package-xyz (see the FAIL lines "
+                                     "above).")
+    monkeypatch.setattr(check, "run_checks", lambda timeout: checks)
+    assert check.main([]) == 1
+
+
+def test_versions_are_compared_with_the_tested_ones(tmp_path, monkeypatch):
+    (tmp_path / "constraints.txt").write_text("# pins\nnumpy==0.0.1\ntqdm==99\n")
+    monkeypatch.setattr(check, "_version", lambda name: {"numpy": "2.4.0", "tqdm": "99",
+                                                         "keras": "2.15.0"}.get(name, "3.0"))
+    checks = by_name(check.check_packages(tmp_path))
+    assert checks["numpy"].ok and checks["numpy"].found == "2.4.0 (tested with 0.0.1)"
+    assert checks["tqdm"].found == "99"
+    assert not checks["keras"].ok and "Keras 3" in checks["keras"].fix
