@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.features import ImageLoadError, load_image
+from helpers.features import EncoderWeightsError, ImageLoadError, load_image
 
 
 class CaptionRunError(RuntimeError):
@@ -98,7 +98,11 @@ class Captioner:
             raise CaptionRunError(f"{run_dir / MODEL_FILE} cannot be loaded ({err}); train "
                                   "again (notebook 05)") from None
 
-        encoder = check_encoder(str(meta.get("encoder", "vgg16")).lower())  # older: "VGG16"
+        try:
+            encoder = check_encoder(str(meta.get("encoder", "vgg16")).lower())  # older: "VGG16"
+        except ValueError as err:
+            raise CaptionRunError(f"{run_dir / MODEL_META}: {err}. Train again (notebook 05) "
+                                  "with this version of the series.") from None
         weights = str(meta.get("encoder_weights", "imagenet"))
         data_dir = Path(data_dir) if data_dir is not None else get_settings().data_dir
         if encoder != "vgg16":
@@ -119,14 +123,21 @@ class Captioner:
                 f"The model in {run_dir / MODEL_META} reads {model_dim} numbers per image, but "
                 f"its encoder {encoder} gives {encoder_dim}: the model and encoder do not match. "
                 "Run notebooks 02 and 05 again with the same CAPTION_ENCODER.")
-        network = build_encoder(weights if encoder == "vgg16" else "none", encoder=encoder,
-                                data_dir=data_dir, progress=False)
+        try:
+            network = build_encoder(weights if encoder == "vgg16" else "none", encoder=encoder,
+                                    data_dir=data_dir, progress=False)
+        except EncoderWeightsError as err:  # offline, or a weights file of another machine
+            raise CaptionRunError(f"The model in {run_dir} needs VGG16 with weights {weights!r}, "
+                                  f"which cannot be had here:\n{err}") from None
         return cls(run_dir, model, vocab, network, meta)
 
-    def features(self, paths: list[str | Path]) -> np.ndarray:
+    def features(self, paths: list[str | Path], batch_size: int = 32) -> np.ndarray:
         """``fc2`` of each image, preprocessed exactly as in training (notebook 02)."""
-        images = np.stack([load_image(p) for p in paths])  # ImageLoadError names a bad file
-        return np.asarray(self.encoder(images, training=False))
+        parts = []
+        for start in range(0, len(paths), batch_size):  # a few at a time: memory stays small
+            images = np.stack([load_image(p) for p in paths[start:start + batch_size]])
+            parts.append(np.asarray(self.encoder(images, training=False)))  # names a bad file
+        return np.concatenate(parts)
 
     def caption(self, paths: list[str | Path], beam: int = 1) -> list[str]:
         """One caption per image: greedy decoding (``beam=1``) or beam search of width ``beam``."""
@@ -154,12 +165,12 @@ def caption_image(path_or_paths: str | Path | list[str | Path], run_dir: str | P
     from helpers.training import MODEL_FILE
 
     single = isinstance(path_or_paths, str | Path)
-    paths = [path_or_paths] if single else list(path_or_paths)
+    paths = [Path(p).expanduser() for p in ([path_or_paths] if single else path_or_paths)]
     if not paths:
         raise ValueError("no images given: pass a path or a list of paths")
     for path in paths:
-        if not Path(path).is_file():
-            raise ImageLoadError(f"cannot read image {path}: no such file")
+        if not path.is_file():
+            raise ImageLoadError(f"cannot read image {path}: no such file; check the path")
     folder = find_run(run_dir)
     model_file = folder / MODEL_FILE
     key = (str(folder), str(data_dir), model_file.stat().st_mtime if model_file.exists() else 0)
@@ -204,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 caption = captioner.caption([path], args.beam)[0]
                 results.append({"image": path, "caption": caption})
             except ImageLoadError as err:
-                errors.append(f"error: {err}. Give a JPEG or PNG image file.")
+                errors.append(f"error: {err}. Give the path of a JPEG or PNG image file.")
     for error in errors:
         print(error, file=sys.stderr)
     failed = len(errors)

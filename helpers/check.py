@@ -31,6 +31,7 @@ FLICKR8K_DISK_GB = 5.0  # zips 1.1 GB, images 1.1 GB, features and the conv grid
 IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 IMAGENET_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
                 + IMAGENET_FILE)
+SETUP_INSTALLS_ON_COLAB = {"pycocoevalcap"}  # Colab lacks it; the Setup cells %pip install it
 PACKAGES = {  # distribution name: what it is for
     "numpy": "arrays", "pillow": "reading images", "matplotlib": "figures",
     "scikit-learn": "feature projections (notebook 02)", "tqdm": "progress bars",
@@ -93,8 +94,10 @@ def check_packages(root: Path) -> list[Check]:
                           **PACKAGES}.items():
         version = _version(name) or (_version("tensorflow-cpu") if name == "tensorflow" else None)
         if version is None:
+            on_colab_later = "google.colab" in sys.modules and name in SETUP_INSTALLS_ON_COLAB
             checks.append(Check(name, False, f"not installed ({purpose})",
-                                install.format(name=name)))
+                                "each notebook's Setup cell installs it on Colab" if on_colab_later
+                                else install.format(name=name), required=not on_colab_later))
             continue
         note = "" if tested.get(name) in (None, version) else f" (tested with {tested[name]})"
         ok, fix = True, ""
@@ -102,8 +105,24 @@ def check_packages(root: Path) -> list[Check]:
             ok, fix = False, "the series needs Keras 3: TensorFlow 2.16 or newer"
         if name == "tensorflow" and tuple(int(p) for p in version.split(".")[:2]) < (2, 16):
             ok, fix = False, "the series needs TensorFlow 2.16 or newer (Keras 3)"
+        if ok and name in ("tensorflow", "keras"):  # installed is not enough: it must import
+            broken = _import_error(name)
+            if broken:
+                ok, note = False, f"{note}, but `import {name}` fails: {broken}"
+                fix = "reinstall it (`make setup`), or see the error above"
         checks.append(Check(name, ok, version + note, fix))
     return checks
+
+
+def _import_error(module: str) -> str | None:
+    """Why ``module`` does not import, or None when it does."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except Exception as err:  # any failure at import is what the learner would meet
+        return f"{type(err).__name__}: {err}"
+    return None
 
 
 def check_gpu() -> Check:

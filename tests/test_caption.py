@@ -40,8 +40,10 @@ def save_run(run_dir: Path, vocab: Vocabulary, feature_dim: int | None = None, *
 def photos(tmp_path_factory):
     """A small dataset in the Flickr8k layout, its features from the run's encoder, a run."""
     settings = get_settings()
-    root = write_official(tmp_path_factory.mktemp("photos"), sample_captions(6))
-    for k, name in enumerate(sorted(sample_captions(6))):  # pictures that differ
+    names = sorted(sample_captions(6))
+    root = write_official(tmp_path_factory.mktemp("photos"), sample_captions(6),
+                          {"train": names[:4], "val": names[4:5], "test": names[5:]})
+    for k, name in enumerate(names):  # pictures that differ
         thing = Thing(["circle", "star", "square"][k % 3], ["red", "blue"][k % 2], "large",
                       60 + 20 * k, 100)
         draw_scene(Scene(["white", "black"][k % 2], (thing,), "single")).save(
@@ -67,7 +69,7 @@ def test_a_caption_is_made_exactly_as_in_training(photos):
     assert caption_image(paths, run_dir) == expected
     assert caption_image(paths[0], run_dir) == expected[0]  # one path: one string
     beam = caption_image(paths, run_dir, beam=3)
-    assert len(beam) == 4 and all(isinstance(c, str) and c for c in beam)
+    assert len(beam) == 4 and all(isinstance(c, str) for c in beam)  # untrained: may be ""
 
 
 def test_every_kind_of_image_file_is_captioned(photos, tmp_path):
@@ -83,9 +85,12 @@ def test_every_kind_of_image_file_is_captioned(photos, tmp_path):
     picture.resize((1024, 640)).save(files["big"])
     picture.save(files["no suffix"], format="PNG")
     captions = dict(zip(files, caption_image(list(files.values()), run_dir)))
-    assert all(isinstance(c, str) and c and "<" not in c for c in captions.values())
+    assert all(isinstance(c, str) and "<" not in c for c in captions.values())
     assert set(" ".join(captions.values()).split()) <= set(vocab.words)
-    assert captions["rgba"] == captions["png"] == captions["no suffix"]
+    features = dict(zip(files, Captioner.load(run_dir).features(list(files.values()))))
+    for same in ("rgba", "no suffix"):  # the same pixels, whatever the file says
+        np.testing.assert_allclose(features[same], features["png"], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(features["gray"], features["png"], atol=1e-2)  # colour is gone
 
 
 def test_bad_images_and_missing_runs_say_what_to_do(photos, tmp_path):
@@ -148,3 +153,32 @@ def test_python_dash_m_with_no_run_says_which_notebook_to_run(photos, tmp_path):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert "no_run_yet does not exist" in done.stderr and "notebook 05" in done.stderr
+
+
+def test_a_model_whose_encoder_cannot_be_rebuilt_says_so(photos, tmp_path):
+    _, _, vocab, _ = photos
+    elsewhere = save_run(tmp_path / "elsewhere", vocab, feature_dim=4096, encoder="vgg16",
+                         encoder_weights="/home/someone/vgg16_weights.h5")
+    with pytest.raises(CaptionRunError, match="(?s)needs VGG16 with weights.*neither"):
+        Captioner.load(elsewhere)
+    unknown = save_run(tmp_path / "unknown", vocab, encoder="resnet50")
+    with pytest.raises(CaptionRunError, match="(?s)resnet50.*notebook 05"):
+        Captioner.load(unknown)
+
+
+def test_without_settings_the_newest_trained_run_is_used(tmp_path, monkeypatch):
+    from helpers.caption import find_run
+
+    for variable in ("CAPTION_RUN_DIR", "CAPTION_DATASET"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("CAPTION_ROOT", str(tmp_path))
+    assert find_run() == tmp_path / "runs" / "flickr8k"  # nothing trained: the settings' folder
+    for age, name in ((200, "shapes"), (100, "mine")):
+        model = tmp_path / "runs" / name / "model.keras"
+        model.parent.mkdir(parents=True)
+        model.write_text("")
+        os.utime(model, (model.stat().st_mtime - age,) * 2)
+    assert find_run() == tmp_path / "runs" / "mine"  # the newest
+    assert find_run(tmp_path / "runs" / "shapes") == tmp_path / "runs" / "shapes"
+    monkeypatch.setenv("CAPTION_DATASET", "shapes")
+    assert find_run() == tmp_path / "runs" / "shapes"  # the settings say which

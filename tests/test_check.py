@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import sys
 import threading
+import types
 
 import pytest
 
@@ -78,3 +80,22 @@ def test_versions_are_compared_with_the_tested_ones(tmp_path, monkeypatch):
     assert checks["numpy"].ok and checks["numpy"].found == "2.4.0 (tested with 0.0.1)"
     assert checks["tqdm"].found == "99"
     assert not checks["keras"].ok and "Keras 3" in checks["keras"].fix
+
+
+def test_a_tensorflow_that_does_not_import_is_a_failure(tmp_path, monkeypatch):
+    monkeypatch.setattr(check, "_import_error",
+                        lambda name: "ImportError: libcudart.so" if name == "tensorflow" else None)
+    checks = by_name(check.check_packages(tmp_path))
+    assert not checks["tensorflow"].ok and checks["tensorflow"].required
+    assert "`import tensorflow` fails: ImportError: libcudart.so" in checks["tensorflow"].found
+    monkeypatch.setattr(check, "_version", lambda name: "2.15.1")
+    assert "2.16 or newer" in by_name(check.check_packages(tmp_path))["tensorflow"].fix
+
+
+def test_on_colab_what_the_setup_cells_install_is_not_yet_a_failure(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    real = check._version
+    monkeypatch.setattr(check, "_version",
+                        lambda name: None if name == "pycocoevalcap" else real(name))
+    missing = by_name(check.check_packages(tmp_path))["pycocoevalcap"]
+    assert not missing.ok and not missing.required and "Setup cell" in missing.fix

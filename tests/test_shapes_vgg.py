@@ -129,9 +129,9 @@ def test_pretraining_is_cached_resumed_and_made_once(tiny, tmp_path, capsys):
         Recipe("odd", 10, 10, 1, blocks=((8, 1),) * 5)
 
 
-def test_the_test_encoder_sees_colours_on_the_captioning_worlds_drawing():
-    """Pretrained on varied scenes, it still tells colours on the differently drawn
-    captioning world (cells, no rotation, exact colours), far above guessing."""
+def test_the_test_encoder_sees_colours_and_shapes_on_the_captioning_worlds_drawing():
+    """Pretrained on varied scenes, it still tells colours and shapes on the differently
+    drawn captioning world (cells, no rotation, exact colours), far above guessing."""
     settings = get_settings()
     encoder = shapes_vgg.load_shapes_vgg(settings.data_dir, "shapes-vgg-small", progress=False)
     rng = random.Random(99)
@@ -143,8 +143,10 @@ def test_the_test_encoder_sees_colours_on_the_captioning_worlds_drawing():
     truth = np.stack([labels_of(s.background, list(s.things)) for s in scenes])
     accuracy = group_accuracy(predicted, truth)
     assert accuracy["background"] >= 0.9
-    # measured 71% (exact colour set, 120 scenes) on the 2-core AVX2 machine; guessing: ~6%
-    assert accuracy["colour"] >= 0.3
+    # exact sets of 120 scenes, measured on the 2-core machine with oneDNN's AVX2 and
+    # SSE4.1 kernels: colours 99% / SSE41_COLOUR, shapes 44% / SSE41_SHAPE; guessing: ~6%, ~5%
+    assert accuracy["colour"] >= 0.5
+    assert accuracy["shape"] >= 0.15
 
 
 def test_any_dataset_in_the_flickr8k_layout_takes_it_and_a_change_rebuilds(tmp_path):
