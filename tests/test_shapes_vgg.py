@@ -144,7 +144,8 @@ def test_the_test_encoder_sees_colours_and_shapes_on_the_captioning_worlds_drawi
     accuracy = group_accuracy(predicted, truth)
     assert accuracy["background"] >= 0.9
     # exact sets of 120 scenes, measured on the 2-core machine with oneDNN's AVX2 and
-    # SSE4.1 kernels: colours 99% / SSE41_COLOUR, shapes 44% / SSE41_SHAPE; guessing: ~6%, ~5%
+    # SSE4.1 kernels: colours 99% / 98%, shapes 44% / 54%; the best constant guess
+    # (one object of the likeliest kind) is right about 6% and 7% of the time
     assert accuracy["colour"] >= 0.5
     assert accuracy["shape"] >= 0.15
 
