@@ -8,7 +8,7 @@ DATASET ?= shapes
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup tutorial test lint bench sweep rehearsal constraints clean
+.PHONY: setup tutorial test lint format bench sweep rehearsal constraints clean
 
 setup: $(STAMP)  ## make .venv and install everything (quick when already done)
 
@@ -35,8 +35,12 @@ tutorial: setup  ## run every notebook in order; executed copies go to runs/<dat
 	done
 	@echo "Executed notebooks are in runs/$(DATASET)/notebooks/"
 
-lint: setup
+lint: setup  ## ruff on the code and the notebooks; the notebooks are as `make format` writes them
 	$(PY) -m ruff check .
+	$(PY) -m tools.notebooks --check
+
+format: setup  ## strip outputs, regenerate badges and Setup cells from helpers.config.REPO_URL
+	$(PY) -m tools.notebooks
 
 test: setup lint  ## unit tests, then every notebook under nbval, on the shapes world
 	CAPTION_DATASET=shapes $(PY) -m pytest --nbval-lax --nbval-current-env tests $(NOTEBOOKS)
