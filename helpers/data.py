@@ -486,6 +486,15 @@ def detect_layout(root: Path) -> str | None:
     return None
 
 
+def dataset_missing(settings: Settings) -> bool:
+    """Whether the run's dataset still has to be made (shapes) or downloaded (Flickr8k)."""
+    if settings.dataset == "shapes":
+        return not (settings.dataset_dir / "shapes_world.json").exists()
+    if settings.dataset == "flickr8k":
+        return detect_layout(settings.dataset_dir) is None
+    return not settings.dataset_dir.exists()
+
+
 def load_dataset(
     name: str | Settings | None = None,
     root: str | Path | None = None,
@@ -610,8 +619,8 @@ def _fetch(zip_name: str, base_url: str, downloads: Path, force: bool) -> Path:
 
 def download_flickr8k(
     root: str | Path,
-    base_url: str = FLICKR8K_URL,
-    expected_images: int = FLICKR8K_IMAGES,
+    base_url: str | None = None,
+    expected_images: int | None = None,
 ) -> Path:
     """Download and unpack Flickr8k's two release zips into ``root`` (official layout).
 
@@ -622,6 +631,8 @@ def download_flickr8k(
     folder is marked complete only after both zips are extracted and the image
     count checked, so running this again after any failure resumes the work.
     """
+    base_url = base_url or FLICKR8K_URL  # read now, so a mirror can be set on the module
+    expected_images = expected_images or FLICKR8K_IMAGES
     root = Path(root).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     marker = root / _DONE_MARKER

@@ -438,19 +438,30 @@ class Prepared:
                              self.settings.encoder)
 
 
+_GETTING = {
+    "flickr8k": "No Flickr8k in the data folder: downloading it (about 1 GB, a few minutes; "
+                "notebook 01 does this).",
+    "shapes": "No shapes world in the data folder: drawing it (seconds; notebook 01 does this).",
+}
+
+
 def prepare(settings, progress: bool = True) -> Prepared:
     """Load the dataset, and the feature cache and vocabulary from the run folder.
 
     Each notebook must run on its own in a fresh kernel (Colab gives each one a
-    fresh machine). What notebooks 02 and 03 would have left in the run folder
-    is rebuilt here when it is missing, and ``notes`` says so.
+    fresh machine). The dataset is downloaded (Flickr8k) or drawn (shapes) when
+    it is missing, and what notebooks 02 and 03 would have left in the run
+    folder is rebuilt; ``notes`` says what had to be done.
     """
-    from helpers.data import load_dataset
+    from helpers.data import dataset_missing, load_dataset
     from helpers.features import FeatureCache, extract_features
     from helpers.text import DEFAULT_MIN_COUNT
 
     notes = []
-    dataset = load_dataset(settings)
+    if dataset_missing(settings):  # a fresh machine: Colab gives one to every notebook
+        notes.append(_GETTING.get(settings.dataset, f"No {settings.dataset} in the data folder "
+                                                    "(notebook 01 says how to get it)."))
+    dataset = load_dataset(settings, download=True)
     run_dir = Path(settings.run_dir)
     cache = FeatureCache(run_dir / "features")
     if not cache.complete:

@@ -140,3 +140,22 @@ def test_wrong_image_count_is_reported(tmp_path, server):
 def test_unreachable_server_says_how_to_work_offline(tmp_path):
     with pytest.raises(DatasetError, match="(?s)Without internet.*CAPTION_DATASET=shapes"):
         download_flickr8k(tmp_path / "f", base_url="http://127.0.0.1:9", expected_images=1)
+
+
+def test_a_fresh_machine_gets_what_a_notebook_needs(tmp_path, server, monkeypatch):
+    """As on a fresh Colab runtime (empty data and run folders), `prepare` downloads
+    Flickr8k, extracts the features and fits the vocabulary, and says so."""
+    from helpers.config import get_settings
+    from helpers.training import prepare
+
+    url, captions = server
+    monkeypatch.setattr("helpers.data.FLICKR8K_URL", url)
+    monkeypatch.setattr("helpers.data.FLICKR8K_IMAGES", N_IMAGES)
+    settings = get_settings(dataset="flickr8k", data_dir=tmp_path / "data", encoder="vgg16",
+                            run_dir=tmp_path / "run", encoder_weights="none")
+    run = prepare(settings, progress=False)
+    assert run.dataset.captions == captions and run.cache.complete
+    notes = "\n".join(run.notes)
+    assert "No Flickr8k in the data folder: downloading it" in notes
+    assert "extracting the features now" in notes and "fitting the vocabulary" in notes
+    assert prepare(settings, progress=False).notes == []  # the next notebook finds it all
