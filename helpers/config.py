@@ -130,6 +130,31 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def use_google_drive(folder: str = "caption-tutorial",
+                     mount_point: str = "/content/drive") -> Path | None:
+    """On Colab, keep the data and run folders in Google Drive, so they outlive the machine.
+
+    Colab gives every notebook a fresh machine: without this, each notebook
+    downloads Flickr8k and extracts features again. Mounts Drive (Colab asks
+    for permission) and points ``CAPTION_ROOT`` at ``MyDrive/<folder>``, so
+    ``data/`` and ``runs/`` live there for every notebook that does the same.
+    Call it before :func:`get_settings`. Elsewhere it changes nothing and says so.
+    """
+    if not in_colab():
+        import warnings
+
+        warnings.warn("use_google_drive() works on Colab only; here the data and run folders "
+                      "stay where they are (they outlive the kernel anyway).", stacklevel=2)
+        return None
+    from google.colab import drive
+
+    drive.mount(mount_point)
+    root = Path(mount_point) / "MyDrive" / folder
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ["CAPTION_ROOT"] = str(root)
+    return root
+
+
 def in_kaggle() -> bool:
     """True inside a Kaggle notebook (datasets are mounted under ``/kaggle/input``)."""
     return "KAGGLE_KERNEL_RUN_TYPE" in os.environ or Path("/kaggle/input").is_dir()
