@@ -73,6 +73,14 @@ def java_available() -> bool:
     return shutil.which("java") is not None
 
 
+def _coco_inputs(references: Sequence[Sequence[str]], hypotheses: Sequence[str]):
+    """References and captions as ``pycocoevalcap`` scorers take them: cleaned words by image."""
+    _check(references, hypotheses)
+    gts = {i: [" ".join(tokens(r)) for r in rs] for i, rs in enumerate(references)}
+    res = {i: [" ".join(tokens(h)) or "<empty>"] for i, h in enumerate(hypotheses)}
+    return gts, res
+
+
 def coco_metrics(references: Sequence[Sequence[str]], hypotheses: Sequence[str],
                  meteor: bool | None = None) -> dict[str, float]:
     """BLEU-1..4, ROUGE-L, CIDEr (and METEOR where Java is present) as the COCO evaluation does.
@@ -85,9 +93,7 @@ def coco_metrics(references: Sequence[Sequence[str]], hypotheses: Sequence[str],
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
 
-    _check(references, hypotheses)
-    gts = {i: [" ".join(tokens(r)) for r in rs] for i, rs in enumerate(references)}
-    res = {i: [" ".join(tokens(h)) or "<empty>"] for i, h in enumerate(hypotheses)}
+    gts, res = _coco_inputs(references, hypotheses)
     scorers = [(Bleu(4), [f"COCO BLEU-{n}" for n in range(1, 5)]),
                (Rouge(), "ROUGE-L"), (Cider(), "CIDEr")]
     if meteor is None:
@@ -126,9 +132,7 @@ def per_image_cider(references: Sequence[Sequence[str]], hypotheses: Sequence[st
     """
     from pycocoevalcap.cider.cider import Cider
 
-    _check(references, hypotheses)
-    gts = {i: [" ".join(tokens(r)) for r in rs] for i, rs in enumerate(references)}
-    res = {i: [" ".join(tokens(h)) or "<empty>"] for i, h in enumerate(hypotheses)}
+    gts, res = _coco_inputs(references, hypotheses)
     _, each = Cider().compute_score(gts, res)
     return np.asarray(each, dtype=np.float64)
 
