@@ -83,14 +83,10 @@ def _one_isa(isa: str, seeds: list[int], images: int, folder: Path,
 
 def _confusion_diagonal(captions: list[str], scenes: list) -> dict:
     """Notebook 07's check: the share of one-colour (one-shape) pictures named right."""
-    from helpers.shapes import truth_confusion
+    from helpers.shapes import share_right, truth_confusion
 
-    shares = {}
-    for kind, table in truth_confusion(captions, scenes).items():
-        counts = table["counts"]
-        right = sum(counts[i, table["said"].index(h)] for i, h in enumerate(table["held"]))
-        shares[f"07 {kind} right"] = float(right / max(counts.sum(), 1))
-    return shares
+    return {f"07 {kind} right": share_right(table)
+            for kind, table in truth_confusion(captions, scenes).items()}
 
 
 def _decoding_checks(model, test, vocab) -> dict:

@@ -416,3 +416,10 @@ def truth_confusion(captions: list[str], scenes: list[Scene]) -> dict[str, dict]
             add("relation", scene.layout, said_relation(caption))
     return {kind: {"held": tables[kind][0], "said": tables[kind][1], "counts": counts[kind]}
             for kind in tables}
+
+
+def share_right(table: dict) -> float:
+    """The diagonal of a :func:`truth_confusion` table: the share of pictures named right."""
+    counts = table["counts"]
+    right = sum(counts[i, table["said"].index(held)] for i, held in enumerate(table["held"]))
+    return float(right / max(counts.sum(), 1))

@@ -25,6 +25,7 @@ from helpers.shapes import (
     draw_scene,
     said_count,
     said_relation,
+    share_right,
     truth_confusion,
 )
 
@@ -140,6 +141,8 @@ def test_the_truth_confusion_puts_each_caption_where_it_belongs(tmp_path):
     assert cell("count", "3", "2") == 1
     assert cell("relation", "row", "row") == 1 and cell("relation", "column", "none") == 1
     assert confusion["relation"]["counts"].sum() == 2  # one object has no layout
+    assert share_right(confusion["count"]) == pytest.approx(2 / 3)
+    assert share_right(confusion["colour"]) == 1.0
 
     fig = plot_truth_confusion(confusion, run_dir=tmp_path, title="test")
     assert [ax.get_title() for ax in fig.axes] == list(CONFUSION_KINDS)
