@@ -125,20 +125,49 @@ def _import_error(module: str) -> str | None:
     return None
 
 
+def gpu_names() -> list[str]:
+    """The GPUs TensorFlow sees, by name (empty on a CPU-only machine)."""
+    import tensorflow as tf
+
+    return [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+
+
+def gpu_note(gpus: list[str], on_colab: bool) -> str:
+    """What ``gpus`` means for the series, and without one what to do (CPU times measured).
+
+    >>> gpu_note(["/physical_device:GPU:0"], on_colab=True)
+    '/physical_device:GPU:0'
+    """
+    if gpus:
+        return ", ".join(gpus)
+    flickr8k_on_cpu = ("about 46 min for the features (notebook 02) and 2.8 min "
+                       "per training epoch (05), measured on 2 CPU cores")
+    if on_colab:
+        return ("none. To get one: Runtime > Change runtime type > T4 GPU, then run the "
+                "notebook again from the top. Without one it still runs on the CPU, only "
+                f"slower: on Flickr8k {flickr8k_on_cpu}.")
+    return ("none, CPU only. Fine for the shapes world (notebooks 01-07 in about 13 min on "
+            f"2 cores, plus 5 min the first time); slow for Flickr8k: {flickr8k_on_cpu}. "
+            "Times: docs/instructor_guide.md.")
+
+
+def gpu_line() -> str:
+    """The GPU line of each notebook's version cell: ``GPU: ...``, with advice when none."""
+    from helpers.config import in_colab
+
+    return f"GPU: {gpu_note(gpu_names(), in_colab())}"
+
+
 def check_gpu() -> Check:
     """Whether TensorFlow sees a GPU: not required, but Flickr8k is far quicker with one."""
-    try:
-        import tensorflow as tf
+    from helpers.config import in_colab
 
-        gpus = tf.config.list_physical_devices("GPU")
+    try:
+        gpus = gpu_names()
     except Exception as err:  # TensorFlow itself is checked above
         return Check("GPU", False, f"cannot ask TensorFlow ({err})", "see the tensorflow line",
                      required=False)
-    if gpus:
-        return Check("GPU", True, ", ".join(g.name for g in gpus), required=False)
-    return Check("GPU", True, "none, CPU only: fine for the shapes world; Flickr8k's feature "
-                 "extraction takes about 46 min on 2 cores (on Colab: Runtime > Change "
-                 "runtime type > GPU)", required=False)
+    return Check("GPU", True, gpu_note(gpus, in_colab()), required=False)
 
 
 def check_disk(data_dir: Path) -> Check:

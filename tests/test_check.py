@@ -99,3 +99,24 @@ def test_on_colab_what_the_setup_cells_install_is_not_yet_a_failure(tmp_path, mo
                         lambda name: None if name == "pycocoevalcap" else real(name))
     missing = by_name(check.check_packages(tmp_path))["pycocoevalcap"]
     assert not missing.ok and not missing.required and "Setup cell" in missing.fix
+
+
+def test_without_a_gpu_the_line_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(check, "gpu_names", lambda: [])
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    local = check.gpu_line()
+    assert local.startswith("GPU: none, CPU only. Fine for the shapes world")
+    assert "46 min" in local and "docs/instructor_guide.md" in local
+    assert check.check_gpu().found == local.removeprefix("GPU: ")  # notebook 00 says the same
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    colab = check.gpu_line()
+    assert "Runtime > Change runtime type > T4 GPU, then run the notebook again" in colab
+    assert "still runs on the CPU, only slower" in colab and "46 min" in colab
+    assert check.check_gpu().ok  # a missing GPU is advice, never a failure
+
+
+def test_with_a_gpu_the_line_names_it(monkeypatch):
+    monkeypatch.setattr(check, "gpu_names", lambda: ["/physical_device:GPU:0"])
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert check.gpu_line() == "GPU: /physical_device:GPU:0"
