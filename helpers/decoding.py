@@ -14,6 +14,10 @@ not a pass over the prefix.
 
 Both stop at ``<end>`` or after ``vocab.max_length - 1`` tokens. ``<pad>``,
 ``<unk>`` and ``<start>`` are never chosen, so a caption never shows them.
+
+The same two searches decode the attention model of notebook 08: its
+:class:`AttentionStepDecoder` carries each image's grid instead of one image
+vector, and every caption comes back with the attention map of each word.
 """
 
 from __future__ import annotations
@@ -34,41 +38,56 @@ _NEVER = (PAD, UNK, START)  # tokens a caption may not contain
 
 @dataclass
 class Decoded:
-    """Captions of a batch of images: text, token ids (up to ``<end>``) and log probabilities."""
+    """Captions of a batch of images: text, token ids (up to ``<end>``) and log probabilities.
+
+    For an attention model (notebook 08), ``attention[i]`` holds the attention
+    weights of caption ``i``: one row per token of ``tokens[i]``, one column per
+    grid position.
+    """
 
     captions: list[str]
     tokens: list[list[int]]
     scores: np.ndarray  # sum of log probabilities of the chosen tokens, <end> included
+    attention: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.captions)
+
+
+def _rows(x, index):
+    """Rows ``index`` of a tensor, or of each tensor of a tuple (an image's state)."""
+    return tf.nest.map_structure(lambda t: tf.gather(t, index), x)
 
 
 class StepDecoder:
     """The layers of a trained merge model (:func:`helpers.models.build_caption_model`), one word
     at a time.
 
-    ``image(features)`` runs the image branch once per image; ``step(words,
-    image, h, c)`` feeds one word per row and returns the log probabilities of
-    the next word together with the new LSTM state. Dropout is off.
+    ``start(features)`` runs the image branch once per image and gives the
+    first LSTM state; ``step(words, image, h, c)`` feeds one word per row and
+    returns the log probabilities of the next word, the new LSTM state and the
+    attention weights (``None``: the merge model does not look at regions).
+    Dropout is off. :class:`AttentionStepDecoder` does the same for the
+    attention model, so both share the greedy and beam search below.
     """
+
+    needed = {"image_dense", "embedding", "lstm", "decoder_dense", "next_word"}
+    builder = "build_caption_model"
 
     def __init__(self, model: keras.Model, vocab: Vocabulary):
         names = {layer.name for layer in model.layers}
-        needed = {"image_dense", "embedding", "lstm", "decoder_dense", "next_word"}
-        if not needed <= names:
-            raise ValueError(f"{model.name} is not a merge captioner: it lacks the layers "
-                             f"{sorted(needed - names)} (build it with build_caption_model)")
+        if not self.needed <= names:
+            raise ValueError(f"{model.name} is not a {self.builder} model: it lacks the layers "
+                             f"{sorted(self.needed - names)} (build it with {self.builder})")
         from helpers.training import check_vocabulary
 
         check_vocabulary(model, vocab)
         self.vocab = vocab
-        self.units = model.get_layer("lstm").units
         layer = model.get_layer
         self._standardise = layer("standardise") if "standardise" in names else None
-        self._image_dense, self._embedding = layer("image_dense"), layer("embedding")
-        self._cell, self._hidden, self._out = layer("lstm").cell, layer("decoder_dense"), layer(
-            "next_word")
+        self._embedding, self._hidden, self._out = (
+            layer("embedding"), layer("decoder_dense"), layer("next_word"))
+        self._setup(layer)
         banned = np.zeros(len(vocab), np.float32)
         banned[[vocab.index[t] for t in _NEVER]] = -np.inf
         self._banned = tf.constant(banned)
@@ -76,25 +95,35 @@ class StepDecoder:
         after_end[vocab.index[PAD]] = 0.0
         self._after_end = tf.constant(after_end)
 
+    def _setup(self, layer) -> None:
+        self.units = layer("lstm").units
+        self._image_dense, self._cell = layer("image_dense"), layer("lstm").cell
+
+    def _next_word(self, hidden):
+        hidden = self._hidden(hidden)
+        logits = tf.matmul(hidden, self._out.kernel) + self._out.bias
+        return tf.nn.log_softmax(logits) + self._banned
+
     @tf.function(reduce_retracing=True)
-    def image(self, features):
+    def start(self, features):
+        """The image vector of each row and the first LSTM state (zeros)."""
         x = self._standardise(features) if self._standardise is not None else features
-        return self._image_dense(x)
+        zeros = tf.zeros((tf.shape(features)[0], self.units))
+        return self._image_dense(x), zeros, zeros
 
     @tf.function(reduce_retracing=True)
     def step(self, words, image, h, c):
         """One word per row, with the image vector and state -> log p of the next word, h, c."""
         x = tf.gather(self._embedding.embeddings, words)  # the embedding, without its mask
         out, (h, c) = self._cell(x, [h, c], training=False)
-        hidden = self._hidden(out + image)
-        logits = tf.matmul(hidden, self._out.kernel) + self._out.bias
-        return tf.nn.log_softmax(logits) + self._banned, h, c
+        return self._next_word(out + image), h, c, None
 
     @tf.function(reduce_retracing=True)
     def greedy_step(self, words, image, h, c):
         """One greedy step: the best next word of each row and its log probability."""
-        logp, h, c = self.step(words, image, h, c)
-        return tf.argmax(logp, axis=1, output_type=tf.int32), tf.reduce_max(logp, axis=1), h, c
+        logp, h, c, alpha = self.step(words, image, h, c)
+        best = tf.argmax(logp, axis=1, output_type=tf.int32)
+        return best, tf.reduce_max(logp, axis=1), h, c, alpha
 
     @tf.function(reduce_retracing=True)
     def beam_step(self, words, image, h, c, scores, finished, k: int):
@@ -104,77 +133,132 @@ class StepDecoder:
         at no cost, so it stays as it is. Returns the ``k`` best totals of each
         image and their positions in the flattened ``(k * vocab)`` candidates.
         """
-        logp, h, c = self.step(words, image, h, c)
+        logp, h, c, alpha = self.step(words, image, h, c)
         size = tf.shape(logp)[1]
         logp = tf.where(tf.reshape(finished, (-1, 1)), self._after_end[None, :], logp)
         total = tf.reshape(scores, (-1, 1)) + logp
         best, top = tf.math.top_k(tf.reshape(total, (-1, k * size)), k)
-        return best, top, h, c
-
-    def zeros(self, rows: int):
-        return tf.zeros((rows, self.units)), tf.zeros((rows, self.units))
+        return best, top, h, c, alpha
 
 
-def _finish(vocab: Vocabulary, rows: np.ndarray, scores: np.ndarray) -> Decoded:
+class AttentionStepDecoder(StepDecoder):
+    """The layers of a trained attention model (:func:`helpers.models.build_attention_model`),
+    one word at a time (notebook 08).
+
+    An image's state is its grid of positions and their attention keys, computed
+    once; each step looks at the grid (the weights are returned), then reads the
+    word and what it saw.
+    """
+
+    needed = {"positions", "embedding", "attention_lstm", "init_h", "init_c",
+              "decoder_dense", "next_word"}
+    builder = "build_attention_model"
+
+    def _setup(self, layer) -> None:
+        self._positions, self._lstm = layer("positions"), layer("attention_lstm")
+        self._init_h, self._init_c = layer("init_h"), layer("init_c")
+        self.units = self._lstm.units
+
+    @tf.function(reduce_retracing=True)
+    def start(self, grid):
+        """Each image's (keys, positions) and the first state, from the mean of the grid."""
+        positions = self._positions(grid)
+        if self._standardise is not None:
+            positions = self._standardise(positions)
+        summary = tf.reduce_mean(positions, axis=1)
+        keys = self._lstm.grid_keys(positions)
+        return (keys, positions), self._init_h(summary), self._init_c(summary)
+
+    @tf.function(reduce_retracing=True)
+    def step(self, words, image, h, c):
+        """Look, read one word per row -> log p of the next word, h, c and the weights."""
+        keys, positions = image
+        x = tf.gather(self._embedding.embeddings, words)
+        h, c, context, alpha = self._lstm.step(x, keys, positions, h, c)
+        return self._next_word(tf.concat([h, context], axis=-1)), h, c, alpha
+
+
+def decoder_for(model: keras.Model, vocab: Vocabulary) -> StepDecoder:
+    """The step-by-step decoder of a merge or an attention model."""
+    from helpers.models import is_attention_model
+
+    kind = AttentionStepDecoder if is_attention_model(model) else StepDecoder
+    return kind(model, vocab)
+
+
+def _finish(vocab: Vocabulary, rows: np.ndarray, scores: np.ndarray,
+            alphas: np.ndarray | None = None) -> Decoded:
     end = vocab.index[END]
     tokens = []
     for row in rows:
         ids = [int(i) for i in row]
         tokens.append(ids[: ids.index(end) + 1] if end in ids else ids)
-    return Decoded([vocab.decode(t) for t in tokens], tokens, np.asarray(scores, np.float64))
+    attention = None if alphas is None else [a[: len(t)] for a, t in zip(alphas, tokens)]
+    return Decoded([vocab.decode(t) for t in tokens], tokens, np.asarray(scores, np.float64),
+                   attention)
 
 
 def _decode(model, features, vocab, max_length, batch_size, decode_chunk) -> Decoded:
-    """Run ``decode_chunk(decoder, image vectors, steps)`` on ``batch_size`` images at a time."""
-    decoder = StepDecoder(model, vocab)
+    """Run ``decode_chunk(decoder, image, h, c, steps)`` on ``batch_size`` images at a time.
+
+    An attention model's image state is its whole grid, so it decodes 100
+    images at a time unless told otherwise.
+    """
+    decoder = decoder_for(model, vocab)
+    batch_size = batch_size or (100 if isinstance(decoder, AttentionStepDecoder) else 1000)
     steps = (max_length or vocab.max_length) - 1
-    rows, scores = [], []
+    rows, scores, alphas = [], [], []
     for first in range(0, len(features), batch_size):
-        image = decoder.image(tf.constant(features[first:first + batch_size], tf.float32))
-        chunk_rows, chunk_scores = decode_chunk(decoder, image, steps)
+        image, h, c = decoder.start(tf.constant(features[first:first + batch_size], tf.float32))
+        chunk_rows, chunk_scores, chunk_alphas = decode_chunk(decoder, image, h, c, steps)
         rows.extend(chunk_rows)
         scores.append(chunk_scores)
-    return _finish(vocab, np.array(rows), np.concatenate(scores))
+        alphas.extend(chunk_alphas if chunk_alphas is not None else [])
+    return _finish(vocab, np.array(rows), np.concatenate(scores), alphas or None)
 
 
 def greedy_decode(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
-                  max_length: int | None = None, batch_size: int = 1000) -> Decoded:
+                  max_length: int | None = None, batch_size: int | None = None) -> Decoded:
     """The most probable word at each step, for every row of ``features`` at once.
 
+    ``features``: ``fc2`` rows for a merge model, grids for an attention model.
     Images whose caption has ended leave the batch, so the last steps only
     compute the few captions still running.
     """
     return _decode(model, features, vocab, max_length, batch_size, _greedy_chunk)
 
 
-def _greedy_chunk(decoder: StepDecoder, image, steps: int):
+def _greedy_chunk(decoder: StepDecoder, image, h, c, steps: int):
     end = decoder.vocab.index[END]
-    n = int(image.shape[0])
-    h, c = decoder.zeros(n)
+    n = int(h.shape[0])
     words = tf.fill((n,), decoder.vocab.index[START])
     out = np.zeros((n, steps), np.int64)  # 0 (<pad>) after <end>
     scores = np.zeros(n)
+    alphas = None  # attention weights, (image, step, position), for an attention model
     active = np.arange(n)  # images whose caption is still running
     for t in range(steps):
-        best, best_logp, h, c = decoder.greedy_step(words, image, h, c)
+        best, best_logp, h, c, alpha = decoder.greedy_step(words, image, h, c)
         best, best_logp = best.numpy(), best_logp.numpy()
         out[active, t] = best
         scores[active] += best_logp
+        if alpha is not None:
+            alphas = np.zeros((n, steps, alpha.shape[1]), np.float32) if alphas is None else alphas
+            alphas[active, t] = alpha.numpy()
         running = best != end
         if not running.all():
             if not running.any():
                 break
             keep = tf.constant(np.flatnonzero(running))
             active = active[running]
-            image, h, c = tf.gather(image, keep), tf.gather(h, keep), tf.gather(c, keep)
+            image, h, c = _rows(image, keep), tf.gather(h, keep), tf.gather(c, keep)
             best = best[running]
         words = tf.constant(best, tf.int32)
-    return out, scores
+    return out, scores, alphas
 
 
 def beam_search(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
                 beam_size: int = 3, alpha: float = 0.0, max_length: int | None = None,
-                batch_size: int = 1000) -> Decoded:
+                batch_size: int | None = None) -> Decoded:
     """The ``beam_size`` best partial captions of every image, extended together.
 
     The returned caption of each image is the finished beam with the best
@@ -187,27 +271,31 @@ def beam_search(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
     if beam_size < 1:
         raise ValueError(f"beam_size must be at least 1, not {beam_size}")
 
-    def chunk(decoder, image, steps):
-        return _beam_chunk(decoder, image, steps, beam_size, alpha)
+    def chunk(decoder, image, h, c, steps):
+        return _beam_chunk(decoder, image, h, c, steps, beam_size, alpha)
 
     return _decode(model, features, vocab, max_length, batch_size, chunk)
 
 
-def _beam_chunk(decoder: StepDecoder, image, steps: int, k: int, alpha: float):
+def _beam_chunk(decoder: StepDecoder, image, h, c, steps: int, k: int, alpha: float):
     vocab = decoder.vocab
     end = vocab.index[END]
-    n = int(image.shape[0])
+    n = int(h.shape[0])
     # First step: one beam per image, its k best first words start the k beams.
-    h, c = decoder.zeros(n)
-    logp, h, c = decoder.step(tf.fill((n,), vocab.index[START]), image, h, c)
+    logp, h, c, weights = decoder.step(tf.fill((n,), vocab.index[START]), image, h, c)
     top_logp, top_words = tf.math.top_k(logp, min(k, len(vocab)))
     scores = np.full((n, k), -np.inf)  # beams beyond the vocabulary's size stay empty
     scores[:, : top_logp.shape[1]] = top_logp.numpy()
     history = np.zeros((n, k, steps), np.int64)
     history[:, : top_words.shape[1], 0] = top_words.numpy()
+    looked = None  # attention weights of each beam's words, (image, beam, step, position)
+    if weights is not None:
+        looked = np.zeros((n, k, steps, weights.shape[1]), np.float32)
+        looked[:, :, 0] = weights.numpy()[:, None, :]
     finished = history[:, :, 0] == end
     lengths = np.ones((n, k), np.int64)
-    image, h, c = (tf.repeat(x, k, axis=0) for x in (image, h, c))  # row i * k + j: beam j
+    image = tf.nest.map_structure(lambda x: tf.repeat(x, k, axis=0), image)  # row i*k+j: beam j
+    h, c = tf.repeat(h, k, axis=0), tf.repeat(c, k, axis=0)
     words = tf.constant(history[:, :, 0].reshape(-1), tf.int32)
     active = np.arange(n)
     for t in range(1, steps):
@@ -216,9 +304,9 @@ def _beam_chunk(decoder: StepDecoder, image, steps: int, k: int, alpha: float):
             break
         if done.any():  # drop the finished images' rows
             keep = np.flatnonzero(np.repeat(~done, k))
-            image, h, c, words = (tf.gather(x, keep) for x in (image, h, c, words))
+            image, h, c, words = _rows((image, h, c, words), keep)
             active = active[~done]
-        top_scores, top, h, c = decoder.beam_step(
+        top_scores, top, h, c, weights = decoder.beam_step(
             words, image, h, c, tf.constant(scores[active], tf.float32),
             tf.constant(finished[active]), k)
         top = top.numpy()
@@ -227,6 +315,10 @@ def _beam_chunk(decoder: StepDecoder, image, steps: int, k: int, alpha: float):
         was_finished = finished[active][rows, parent]
         history[active] = history[active][rows, parent]
         history[active, :, t] = np.where(was_finished, 0, word)
+        if looked is not None:  # a new beam inherits its parent's weights, and what it saw now
+            seen = weights.numpy().reshape(len(active), k, -1)[rows, parent]
+            looked[active] = looked[active][rows, parent]
+            looked[active, :, t] = seen
         lengths[active] = lengths[active][rows, parent] + ~was_finished
         finished[active] = was_finished | (word == end)
         scores[active] = top_scores.numpy()
@@ -235,7 +327,8 @@ def _beam_chunk(decoder: StepDecoder, image, steps: int, k: int, alpha: float):
         words = tf.constant(word.reshape(-1), tf.int32)
     ranked = scores / np.maximum(lengths, 1) ** alpha if alpha else scores
     best = np.argmax(ranked, axis=1)
-    return history[np.arange(n), best], scores[np.arange(n), best]
+    alphas = None if looked is None else looked[np.arange(n), best]
+    return history[np.arange(n), best], scores[np.arange(n), best], alphas
 
 
 def _beam_done(scores: np.ndarray, finished: np.ndarray, alpha: float) -> np.ndarray:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers, ops
 
 FEATURE_DIM = 4096  # VGG16 fc2
@@ -143,3 +144,162 @@ def build_inject_model(
     hidden = layers.Dense(units, activation="relu", name="decoder_dense")(words)
     probs = layers.Dense(vocab_size, activation="softmax", name="next_word")(hidden)
     return keras.Model([features, tokens], probs, name="inject_captioner")
+
+
+# --------------------------------------------------------------------------
+# Beyond the merge model: soft visual attention (notebook 08)
+# --------------------------------------------------------------------------
+
+ATTENTION_DIM = 128  # Xu et al. used 512 on a GPU; 128 trains twice as fast on a CPU as 256
+ATTENTION_PENALTY = 0.1  # lambda of the doubly stochastic penalty (Xu et al.: 1; notebook 08)
+
+
+@keras.saving.register_keras_serializable(package="captioning")
+class AttentionLSTM(layers.Layer):
+    """An LSTM that looks at the image grid before every word (Xu et al. 2015, soft attention).
+
+    At step *t*, with the previous state ``h`` and the grid's ``L`` positions
+    ``a_1 .. a_L`` (each a vector of ``C`` channels):
+
+    * scores ``e_i = v . tanh(W_a a_i + W_h h)`` (additive, Bahdanau attention);
+    * weights ``alpha = softmax(e)``, one per position, summing to one;
+    * the context ``z = sum_i alpha_i a_i``, the part of the picture looked at;
+    * the LSTM step reads ``[word embedding, z]``.
+
+    ``call`` runs the whole caption (teacher forcing) and returns the states,
+    contexts and weights of every step. While training it adds ``penalty`` times
+    the doubly stochastic penalty (:func:`coverage_penalty`), so the model cannot
+    stare at one spot for every word. ``step`` is one word, the same computation,
+    used by the decoders (:mod:`helpers.decoding`).
+    """
+
+    def __init__(self, units: int = UNITS, attention_dim: int = ATTENTION_DIM,
+                 penalty: float = ATTENTION_PENALTY, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.attention_dim, self.penalty = units, attention_dim, penalty
+        self.grid_keys = layers.Dense(attention_dim, name="grid_keys")  # W_a, once per image
+        self.state_query = layers.Dense(attention_dim, use_bias=False, name="state_query")  # W_h
+        self.score = layers.Dense(1, use_bias=False, name="score")  # v
+        self.cell = layers.LSTMCell(units, name="cell")
+
+    def build(self, embedded_shape, tokens_shape, grid_shape, h_shape, c_shape):
+        self.grid_keys.build(grid_shape)
+        self.state_query.build((None, self.units))
+        self.score.build((None, None, self.attention_dim))
+        self.cell.build((None, embedded_shape[-1] + grid_shape[-1]))
+
+    def attend(self, keys, grid, h):
+        """Weights ``(batch, L)`` and context ``(batch, C)`` for state ``h``."""
+        scores = self.score(ops.tanh(keys + self.state_query(h)[:, None, :]))[..., 0]
+        alpha = ops.softmax(scores, axis=-1)
+        return ops.einsum("bl,blc->bc", alpha, grid), alpha
+
+    def step(self, embedded_word, keys, grid, h, c):
+        """One word: look, then read ``[word, context]``. Returns h, c, context, alpha."""
+        context, alpha = self.attend(keys, grid, h)
+        _, (h, c) = self.cell(ops.concatenate([embedded_word, context], axis=-1), [h, c])
+        return h, c, context, alpha
+
+    def call(self, embedded, tokens, grid, h, c, training=False):
+        keys = self.grid_keys(grid)  # W_a a_i does not depend on the step: computed once
+
+        def one_word(previous, word):  # previous: the last step's (h, c, context, alpha)
+            return self.step(word, keys, grid, previous[0], previous[1])
+
+        start = (h, c, ops.zeros_like(grid[:, 0, :]), ops.zeros_like(keys[:, :, 0]))
+        time_major = ops.transpose(embedded, (1, 0, 2))
+        outputs = tf.scan(one_word, time_major, initializer=start)  # loops over time
+        states, _, contexts, alphas = (ops.transpose(x, (1, 0, 2)) for x in outputs)
+        if training and self.penalty:
+            self.add_loss(self.penalty * ops.mean(coverage_penalty(alphas, tokens)))
+        return states, contexts, alphas
+
+    def compute_mask(self, *args, **kwargs):
+        return None
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units,
+                "attention_dim": self.attention_dim, "penalty": self.penalty}
+
+
+def coverage_penalty(alphas, tokens):
+    """The doubly stochastic attention penalty of each caption, ``(batch,)``.
+
+    Each step's weights sum to one over the ``L`` positions; Xu et al. also want
+    each position's weights to sum to about one over the caption's words,
+    ``sum_i (1 - sum_t alpha_ti) ** 2``. With ``T`` words and ``L`` = 196
+    positions that sum cannot fall below ``(L - T) ** 2 / L``, a constant;
+    here it is taken without that constant, which leaves the spread of the
+    coverage, ``sum_i (sum_t alpha_ti - T / L) ** 2``: zero when the caption's
+    attention covers the grid evenly, about ``T ** 2`` when every word looks at
+    the same spot. Divided by ``T``, as the loss is a mean per word. Padding
+    steps (token 0) do not count.
+    """
+    real = ops.cast(ops.not_equal(tokens, 0), alphas.dtype)  # (batch, T)
+    words = ops.sum(real, axis=1)
+    coverage = ops.sum(alphas * real[:, :, None], axis=1)  # (batch, L): how much each was seen
+    even = words[:, None] / ops.cast(ops.shape(alphas)[-1], alphas.dtype)
+    return ops.sum(ops.square(coverage - even), axis=1) / ops.maximum(words, 1.0)
+
+
+def build_attention_model(
+    vocab_size: int,
+    grid_shape: tuple[int, int, int] = (14, 14, 512),
+    units: int = UNITS,
+    embedding_dim: int = EMBEDDING_DIM,
+    attention_dim: int = ATTENTION_DIM,
+    dropout: float = DROPOUT,
+    grid_stats: tuple[np.ndarray, np.ndarray] | None = None,
+    penalty: float = ATTENTION_PENALTY,
+    seed: int = 0,
+    name: str = "attention_captioner",
+) -> keras.Model:
+    """The attention captioner: ``[grid (batch, 14, 14, C), tokens] -> (batch, time, vocab)``.
+
+    Same inputs and outputs as :func:`build_caption_model`, with the conv grid
+    in place of ``fc2``, so it trains with the same pipeline and loss::
+
+        grid -> 196 positions -> mean -> Dense tanh -> initial h, c
+        words -> Embedding -> dropout -> AttentionLSTM (looks at the 196 positions) -+
+                                          [state, context] -> dropout -> Dense relu -> softmax
+
+    ``grid_stats`` = per-channel (mean, std) standardises the grid, as
+    ``feature_stats`` does for ``fc2``.
+    """
+    if vocab_size < 5:
+        raise ValueError(f"vocab_size={vocab_size}: a vocabulary has 4 special tokens plus words")
+    keras.utils.set_random_seed(seed)
+    rows, cols, channels = grid_shape
+    grid = keras.Input(shape=grid_shape, name="grid")
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+
+    positions = layers.Reshape((rows * cols, channels), name="positions")(grid)
+    if grid_stats is not None:
+        mean, std = (np.asarray(a, dtype="float32") for a in grid_stats)
+        positions = layers.Normalization(mean=mean, variance=std**2, name="standardise")(positions)
+    summary = layers.GlobalAveragePooling1D(name="grid_mean")(positions)
+    h0 = layers.Dense(units, activation="tanh", name="init_h")(summary)
+    c0 = layers.Dense(units, activation="tanh", name="init_c")(summary)
+
+    w = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
+    w = layers.Dropout(dropout, seed=seed + 1, name="word_dropout")(w)
+    states, contexts, _ = AttentionLSTM(units, attention_dim, penalty, name="attention_lstm")(
+        w, tokens, positions, h0, c0)
+
+    x = layers.Concatenate(name="state_and_context")([states, contexts])
+    x = layers.Dropout(dropout, seed=seed, name="output_dropout")(x)
+    hidden = layers.Dense(units, activation="relu", name="decoder_dense")(x)
+    probs = layers.Dense(vocab_size, activation="softmax", name="next_word")(hidden)
+    return keras.Model([grid, tokens], probs, name=name)
+
+
+def attention_weights_model(model: keras.Model) -> keras.Model:
+    """The same layers, returning the attention weights ``(batch, time, positions)``
+    of a given caption (teacher forcing) instead of the next-word probabilities."""
+    return keras.Model(model.inputs, model.get_layer("attention_lstm").output[2],
+                       name="attention_weights")
+
+
+def is_attention_model(model: keras.Model) -> bool:
+    """Whether ``model`` was built by :func:`build_attention_model`."""
+    return any(layer.name == "attention_lstm" for layer in model.layers)
