@@ -35,7 +35,7 @@ import numpy as np
 
 from helpers.config import write_atomically
 from helpers.features import is_pretrained
-from helpers.models import count_parameters, vocab_size_of
+from helpers.models import count_parameters, is_attention_model, vocab_size_of
 from helpers.text import Vocabulary, VocabularyError
 
 BATCH_SIZE = 32
@@ -62,16 +62,19 @@ class CaptionData:
 
     split: str
     names: list[str]
-    features: np.ndarray
+    features: np.ndarray  # or CachedRows: rows read from the cache when indexed
     image_index: np.ndarray
     sequences: list[np.ndarray]
 
     @classmethod
-    def from_split(cls, dataset, split: str, vocab: Vocabulary, cache) -> CaptionData:
+    def from_split(cls, dataset, split: str, vocab: Vocabulary, cache,
+                   layer: str | None = None) -> CaptionData:
         """Encode the captions of ``dataset.splits[split]`` and read their features from ``cache``.
 
         Images without features (unreadable files, listed in ``cache.failed``)
-        are left out.
+        are left out. ``layer`` = the conv grid's name (notebook 08) leaves the
+        features on disk (:meth:`helpers.features.FeatureCache.rows`): the
+        pipeline reads each batch's grids when it needs them.
         """
         if split not in dataset.splits:
             raise TrainingDataError(
@@ -85,7 +88,8 @@ class CaptionData:
                 f"({len(dataset.splits[split])} listed). Check the split file, or run "
                 "notebook 02 to extract the features.")
         captions = {name: dataset.captions[name] for name in names}
-        return cls.from_captions(split, captions, vocab, cache.get(names))
+        features = cache.get(names) if layer is None else cache.rows(names, layer)
+        return cls.from_captions(split, captions, vocab, features)
 
     @classmethod
     def from_captions(cls, split: str, captions: dict[str, list[str]], vocab: Vocabulary,
@@ -120,23 +124,38 @@ class CaptionData:
 
         Input is a caption without its last token, target the same caption
         shifted by one (``<start> a dog`` -> ``a dog <end>``). Each batch is
-        padded with 0 only to its own longest caption.
+        padded with 0 only to its own longest caption. Features in memory are
+        gathered in the graph; features left on disk (a conv grid) are read
+        batch by batch, so the whole grid is never in memory.
         """
         import tensorflow as tf
 
         lengths = np.array([len(s) for s in self.sequences], dtype=np.int64)
         flat = np.concatenate(self.sequences).astype(np.int32)
         captions = tf.RaggedTensor.from_row_lengths(flat, lengths)
-        features = tf.constant(self.features, dtype=tf.float32)
         data = tf.data.Dataset.from_tensor_slices((self.image_index, captions))
         if shuffle:
             data = data.shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
 
-        def to_example(index, caption):
-            return (tf.gather(features, index), caption[:-1]), caption[1:]
+        def split_caption(index, caption):
+            return (index, caption[:-1]), caption[1:]
 
-        data = data.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
-        return data.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        data = data.map(split_caption, num_parallel_calls=tf.data.AUTOTUNE).padded_batch(batch_size)
+        if isinstance(self.features, np.ndarray):
+            features = tf.constant(self.features, dtype=tf.float32)
+
+            def fetch(inputs, target):
+                index, tokens = inputs
+                return (tf.gather(features, index), tokens), target
+        else:
+            rows, shape = self.features, self.features.shape[1:]
+
+            def fetch(inputs, target):
+                index, tokens = inputs
+                batch = tf.numpy_function(rows.__getitem__, [index], tf.float32, stateful=False)
+                return (tf.ensure_shape(batch, (None, *shape)), tokens), target
+
+        return data.map(fetch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def masked_loss() -> keras.losses.Loss:
@@ -226,6 +245,9 @@ def _signature(model: keras.Model, vocab: Vocabulary, train: CaptionData, info: 
     # VGG16 adds nothing, so runs made before the encoder setting still resume
     encoder = str(info.get("encoder", "vgg16")).lower()  # older runs wrote "VGG16"
     parts += [f"encoder {encoder}"] if encoder != "vgg16" else []
+    if is_attention_model(model):  # the penalty changes training but not the parameter count
+        config = model.get_layer("attention_lstm").get_config()
+        parts.append(json.dumps({k: config[k] for k in ("units", "attention_dim", "penalty")}))
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
@@ -419,23 +441,38 @@ class Prepared:
     vocab: Vocabulary
     notes: list[str]
 
-    def split(self, name: str) -> CaptionData:
-        """The encoded captions and features of one split."""
-        return CaptionData.from_split(self.dataset, name, self.vocab, self.cache)
+    def split(self, name: str, grid: bool = False) -> CaptionData:
+        """The encoded captions and features of one split (``grid``: the conv grid, on disk)."""
+        layer = self.layers.grid if grid else None
+        return CaptionData.from_split(self.dataset, name, self.vocab, self.cache, layer)
+
+    @property
+    def layers(self):
+        """The encoder's ``fc2`` and grid layers and their shapes."""
+        from helpers.features import encoder_layers
+
+        return encoder_layers(self.settings.encoder)
 
     @property
     def feature_dim(self) -> int:
         """How many numbers the encoder gives per image (VGG16: 4,096; shapes-vgg: 1,024)."""
-        from helpers.features import encoder_layers
+        return self.layers.fc2_dim
 
-        return encoder_layers(self.settings.encoder).fc2_dim
+    def _train_names(self) -> list[str]:
+        available = set(self.cache.available)
+        return [n for n in self.dataset.splits["train"] if n in available]
 
     def feature_stats(self) -> tuple | None:
         """Standardisation statistics for :func:`helpers.models.build_caption_model`."""
-        available = set(self.cache.available)
-        train = [n for n in self.dataset.splits["train"] if n in available]
-        return feature_stats(self.cache, train, self.settings.encoder_weights,
+        return feature_stats(self.cache, self._train_names(), self.settings.encoder_weights,
                              self.settings.encoder)
+
+    def grid_stats(self) -> tuple | None:
+        """Per-channel statistics of the grid for :func:`helpers.models.build_attention_model`
+        (``None`` for ImageNet's VGG16, as for ``fc2``)."""
+        if self.settings.encoder == "vgg16" and is_pretrained(self.settings.encoder_weights):
+            return None
+        return self.cache.normalizer(self._train_names(), self.layers.grid)
 
 
 _GETTING = {
@@ -445,13 +482,14 @@ _GETTING = {
 }
 
 
-def prepare(settings, progress: bool = True) -> Prepared:
+def prepare(settings, progress: bool = True, grid: bool = False) -> Prepared:
     """Load the dataset, and the feature cache and vocabulary from the run folder.
 
     Each notebook must run on its own in a fresh kernel (Colab gives each one a
     fresh machine). The dataset is downloaded (Flickr8k) or drawn (shapes) when
     it is missing, and what notebooks 02 and 03 would have left in the run
-    folder is rebuilt; ``notes`` says what had to be done.
+    folder is rebuilt; ``notes`` says what had to be done. ``grid``: the cache
+    must also hold the conv grid (notebook 08).
     """
     from helpers.data import dataset_missing, load_dataset
     from helpers.features import FeatureCache, extract_features
@@ -464,7 +502,10 @@ def prepare(settings, progress: bool = True) -> Prepared:
     dataset = load_dataset(settings, download=True)
     run_dir = Path(settings.run_dir)
     cache = FeatureCache(run_dir / "features")
-    if not cache.complete:
+    if grid and cache.complete and not (cache.folder / f"{_grid_layer(settings)}.npy").exists():
+        notes.append("The feature cache has no conv grid: extracting the features again, with "
+                     "the grid (notebook 02 with GRID = True does this).")
+    elif not cache.complete:
         notes.append("No complete feature cache in the run folder: extracting the features now "
                      "(notebook 02 does this).")
         if settings.encoder != "vgg16":
@@ -475,7 +516,7 @@ def prepare(settings, progress: bool = True) -> Prepared:
                              "pretraining it first (about 6 minutes on a 2-core CPU, once; "
                              "notebook 02 does this).")
     # reuses a matching cache at once, rebuilds a stale one, resumes an interrupted one
-    cache = extract_features(dataset, run_dir, weights=settings.encoder_weights,
+    cache = extract_features(dataset, run_dir, weights=settings.encoder_weights, grid=grid,
                              progress=progress, encoder=settings.encoder,
                              data_dir=settings.data_dir)
     path = run_dir / "vocab.json"
@@ -490,18 +531,36 @@ def prepare(settings, progress: bool = True) -> Prepared:
     return Prepared(settings, dataset, cache, vocab, notes)
 
 
-def trained_model(prepared: Prepared, **fit_options) -> tuple[keras.Model, dict]:
+def _grid_layer(settings) -> str:
+    from helpers.features import encoder_layers
+
+    return encoder_layers(settings.encoder).grid
+
+
+ATTENTION_FOLDER = "attention"  # the attention model's run folder, inside the run's (notebook 08)
+
+
+def model_dir(settings, attention: bool = False) -> Path:
+    """Where the run's merge model (notebook 05) or attention model (notebook 08) is kept."""
+    run_dir = Path(settings.run_dir)
+    return run_dir / ATTENTION_FOLDER if attention else run_dir
+
+
+def trained_model(prepared: Prepared, attention: bool = False,
+                  **fit_options) -> tuple[keras.Model, dict]:
     """The best model of the run (notebook 05), trained now if there is none.
 
-    Returns the model and its ``model.json`` record; a note is added to
-    ``prepared.notes`` when the model had to be trained here.
+    ``attention``: the attention model of notebook 08 instead, in
+    ``<run>/attention/`` (``prepared`` must hold the grid). Returns the model
+    and its ``model.json`` record; a note is added to ``prepared.notes`` when
+    the model had to be trained here.
     """
-    from helpers.models import build_caption_model
+    from helpers.models import build_attention_model, build_caption_model
 
-    run_dir = Path(prepared.settings.run_dir)
+    run_dir = model_dir(prepared.settings, attention)
     if (run_dir / MODEL_FILE).exists():
         model, vocab, meta = load_trained(run_dir)
-        wanted = run_info(prepared.settings)
+        wanted = run_info(prepared.settings, attention)
         made_by = {"encoder_weights": meta.get("encoder_weights", wanted["encoder_weights"]),
                    "seed": meta.get("seed", 0),  # models saved before the seed setting: seed 0
                    "encoder": str(meta.get("encoder", "vgg16")).lower()}  # older: "VGG16"
@@ -512,19 +571,24 @@ def trained_model(prepared: Prepared, **fit_options) -> tuple[keras.Model, dict]
         prepared.notes.append("The saved model was trained with another vocabulary, another "
                               "encoder or its weights, or another seed.")
     settings = prepared.settings
-    prepared.notes.append(f"Training the model now ({settings.epochs} epochs; "
-                          "notebook 05 does this).")
-    model = build_caption_model(len(prepared.vocab), feature_dim=prepared.feature_dim,
-                                feature_stats=prepared.feature_stats(),
-                                seed=settings.seed)
-    fit(model, prepared.vocab, prepared.split("train"), prepared.split("val"), run_dir,
-        epochs=settings.epochs, seed=settings.seed, info=run_info(settings), **fit_options)
+    which, where = ("attention model", "notebook 08") if attention else ("model", "notebook 05")
+    prepared.notes.append(f"Training the {which} now ({settings.epochs} epochs; "
+                          f"{where} does this).")
+    if attention:
+        model = build_attention_model(len(prepared.vocab), grid_shape=prepared.layers.grid_shape,
+                                      grid_stats=prepared.grid_stats(), seed=settings.seed)
+    else:
+        model = build_caption_model(len(prepared.vocab), feature_dim=prepared.feature_dim,
+                                    feature_stats=prepared.feature_stats(), seed=settings.seed)
+    fit(model, prepared.vocab, prepared.split("train", attention),
+        prepared.split("val", attention), run_dir, epochs=settings.epochs, seed=settings.seed,
+        info=run_info(settings, attention), **fit_options)
     model, _, meta = load_trained(run_dir)
     return model, meta
 
 
-def run_info(settings) -> dict:
-    """What made a model or a score, stored beside it."""
+def run_info(settings, attention: bool = False) -> dict:
+    """What made a model or a score, stored beside it (``attention``: notebook 08's model)."""
     weights = settings.encoder_weights
     if settings.encoder != "vgg16":  # its weights are those of its pretraining (notebook 02)
         from helpers.shapes_vgg import load_card, weights_id
@@ -532,4 +596,5 @@ def run_info(settings) -> dict:
         card = load_card(settings.data_dir, settings.encoder)
         weights = weights_id(card) if card else "not pretrained yet"
     return {"dataset": settings.dataset, "encoder": settings.encoder,
-            "encoder_weights": weights, "layer": "fc2", "seed": settings.seed}
+            "encoder_weights": weights,
+            "layer": _grid_layer(settings) if attention else "fc2", "seed": settings.seed}
