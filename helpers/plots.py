@@ -333,3 +333,57 @@ def plot_truth_confusion(confusion: Mapping[str, Mapping], run_dir: str | Path |
     if run_dir is not None:
         save_figure(fig, run_dir, "truth_confusion")
     return fig
+
+
+# --------------------------------------------------------------------------
+# Where the attention model looks (notebook 08)
+# --------------------------------------------------------------------------
+
+
+def upsample_attention(weights: np.ndarray, size: int) -> np.ndarray:
+    """One attention map (``L`` = side x side weights, row by row) as a ``size x size`` image.
+
+    Each grid cell covers a ``size / side`` square of the picture; the map is
+    smoothed (bilinear) so it reads as a heat map, and scaled to 0..1.
+    """
+    weights = np.asarray(weights, dtype=np.float32)
+    side = int(round(np.sqrt(weights.size)))
+    if side * side != weights.size:
+        raise ValueError(f"an attention map of {weights.size} weights is not a square grid")
+    grid = weights.reshape(side, side)
+    peak = grid.max()
+    picture = Image.fromarray(grid / peak if peak > 0 else grid, mode="F")
+    return np.asarray(picture.resize((size, size), Image.Resampling.BILINEAR))
+
+
+def plot_attention(image, words: Sequence[str], weights: np.ndarray, ncols: int = 5,
+                   title: str = "", run_dir: str | Path | None = None,
+                   name: str = "attention") -> Figure:
+    """The picture once per word, lit where the model looked when it chose that word.
+
+    ``weights[j]`` is the attention map of ``words[j]`` (from
+    :func:`helpers.decoding.greedy_decode` on an attention model). Each panel
+    is titled with its word and shows the map upsampled over the picture; the
+    brighter, the more weight. Saved to ``<run_dir>/figures/<name>.png`` when
+    given ``run_dir``.
+    """
+    weights = np.asarray(weights)
+    if len(words) != len(weights):
+        raise ValueError(f"{len(words)} words for {len(weights)} attention maps: give one each")
+    picture = _picture(image)
+    nrows = -(-len(words) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.5 * nrows), dpi=80,
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, word, weight in zip(axes.flat, words, weights):
+        ax.imshow(picture)
+        ax.imshow(upsample_attention(weight, picture.shape[0]), cmap="gray", alpha=0.6,
+                  vmin=0, vmax=1, extent=(0, picture.shape[1], picture.shape[0], 0))
+        ax.set_title(word, fontsize=11)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    if run_dir is not None:
+        save_figure(fig, run_dir, name)
+    return fig

@@ -423,3 +423,54 @@ def share_right(table: dict) -> float:
     counts = table["counts"]
     right = sum(counts[i, table["said"].index(held)] for i, held in enumerate(table["held"]))
     return float(right / max(counts.sum(), 1))
+
+
+def object_mask(thing: Thing, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Where one object is: a ``size x size`` boolean mask, drawn as :func:`draw_scene` draws it."""
+    mask = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 0)
+    pen = ImageDraw.Draw(mask)
+    r = SIZES[thing.size]
+    if thing.shape == "circle":
+        pen.ellipse((thing.x - r, thing.y - r, thing.x + r, thing.y + r), fill=255)
+    else:
+        pen.polygon(_polygon(thing.shape, thing.x, thing.y, r), fill=255)
+    if size != IMAGE_SIZE:
+        mask = mask.resize((size, size), Image.Resampling.NEAREST)
+    return np.asarray(mask) > 0
+
+
+def _on_grid(mask: np.ndarray, side: int) -> np.ndarray:
+    """The share of each of ``side x side`` grid cells that ``mask`` covers, row by row."""
+    cell = mask.shape[0] // side
+    return mask[: side * cell, : side * cell].reshape(side, cell, side, cell).mean(axis=(1, 3))
+
+
+def attention_on_named(words: list[str], weights: np.ndarray, scene: Scene) -> list[dict]:
+    """For each colour or shape word of a caption: how much attention fell on what it names
+    (notebook 08).
+
+    ``weights[j]`` is the attention map (one weight per grid position, row by
+    row) with which word ``j`` was chosen. A word names the objects of its
+    colour (``red``) or shape (``circles``); a word that names nothing in the
+    picture is left out (it is wrong, and :func:`truth_confusion` counts it).
+    Each row: ``word``, ``on_object`` (the attention mass that falls on the
+    named objects' pixels, each cell's weight spread evenly over its pixels)
+    and ``uniform`` (the share of the picture they cover: what a map that looks
+    everywhere alike would put on them). ``on_object / uniform`` above 1 means
+    the model looks at what it names.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    side = int(round(np.sqrt(weights.shape[1])))
+    if side * side != weights.shape[1]:
+        raise ValueError(f"attention maps of {weights.shape[1]} positions are not a square grid")
+    rows = []
+    for word, weight in zip(words, weights):
+        shape = _shape_word(word)
+        named = [t for t in scene.things if t.colour == word or (shape and t.shape == shape)]
+        if not named:
+            continue
+        mask = np.logical_or.reduce([object_mask(t) for t in named])
+        cover = _on_grid(mask, side).reshape(-1)
+        rows.append({"word": word, "kind": "shape" if shape else "colour",
+                     "on_object": float(weight @ cover), "uniform": float(cover.mean())})
+    return rows

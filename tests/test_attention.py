@@ -1,0 +1,190 @@
+"""The attention captioner (notebook 08): model, penalty, training, decoding, maps and figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import keras
+import numpy as np
+import pytest
+
+from helpers.decoding import beam_search, decoder_for, greedy_decode
+from helpers.features import CachedRows
+from helpers.models import (
+    attention_weights_model,
+    build_attention_model,
+    build_caption_model,
+    coverage_penalty,
+    is_attention_model,
+)
+from helpers.plots import plot_attention, upsample_attention
+from helpers.shapes import IMAGE_SIZE, Scene, Thing, attention_on_named, object_mask
+from helpers.text import END, START, Vocabulary
+from helpers.training import CaptionData, fit, load_trained, read_history, save_trained
+
+GRID = (4, 4, 6)  # a tiny grid: 16 positions of 6 channels
+
+
+def tiny(n_words: int = 6, max_length: int = 7, seed: int = 1, n_images: int = 5):
+    vocab = Vocabulary([f"w{i}" for i in range(n_words)], max_length=max_length)
+    model = build_attention_model(len(vocab), grid_shape=GRID, units=8, embedding_dim=8,
+                                  attention_dim=8, dropout=0.0, seed=seed)
+    grids = np.random.default_rng(seed).normal(size=(n_images, *GRID)).astype("float32")
+    return model, vocab, grids
+
+
+def test_weights_sum_to_one_over_the_grid():
+    model, _, grids = tiny()
+    tokens = np.array([[2, 5, 7, 4, 0, 0]] * len(grids), dtype="int32")
+    weights = attention_weights_model(model).predict([grids, tokens], verbose=0)
+    assert weights.shape == (len(grids), tokens.shape[1], GRID[0] * GRID[1])
+    assert (weights >= 0).all()
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, atol=1e-5)
+    assert is_attention_model(model) and not is_attention_model(build_caption_model(10))
+
+
+def test_padding_does_not_change_predictions():
+    model, _, grids = tiny()
+    short = np.array([[2, 5, 7]], dtype="int32")
+    padded = np.array([[2, 5, 7, 0, 0, 0]], dtype="int32")
+    np.testing.assert_allclose(model.predict([grids[:1], short], verbose=0)[0],
+                               model.predict([grids[:1], padded], verbose=0)[0, :3],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_the_penalty_is_the_spread_of_the_coverage():
+    steps, positions = 3, 16
+    tokens = np.array([[5, 6, 7, 0]], dtype="int32")  # three words, then padding
+    staring = np.zeros((1, 4, positions), "float32")
+    staring[0, :, 0] = 1.0
+    even = np.full((1, 4, positions), 1 / positions, "float32")
+    by_hand = ((np.array([steps] + [0] * (positions - 1)) - steps / positions) ** 2).sum() / steps
+    np.testing.assert_allclose(np.asarray(coverage_penalty(staring, tokens)), [by_hand], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(coverage_penalty(even, tokens)), [0.0], atol=1e-6)
+
+
+def test_penalty_is_added_only_while_training():
+    model, vocab, grids = tiny()
+    tokens = np.array([[2, 5, 7, 4]] * len(grids), dtype="int32")
+    model([grids, tokens], training=True)
+    assert len(model.losses) == 1 and float(model.losses[0]) > 0
+    quiet = build_attention_model(len(vocab), grid_shape=GRID, units=8, embedding_dim=8,
+                                  attention_dim=8, penalty=0.0)
+    quiet([grids, tokens], training=True)
+    assert not quiet.losses
+
+
+def _grid_data(tmp_path, vocab, n_images=12, seed=0):
+    """Captions whose words depend on the grid, with the grids in a memory-mapped file."""
+    rng = np.random.default_rng(seed)
+    grids = rng.normal(size=(n_images, *GRID)).astype("float16")
+    path = tmp_path / "grid.npy"
+    np.save(path, grids)
+    on_disk = CachedRows(np.load(path, mmap_mode="r"), np.arange(n_images)[::-1].copy())
+    captions = {f"{i}.jpg": [" ".join(f"w{(j + int(grids[on_disk.index[i], 0, 0, 0] > 0)) % 6}"
+                                      for j in range(4))] * 2 for i in range(n_images)}
+    return CaptionData.from_captions("train", captions, vocab, on_disk), grids
+
+
+def test_pipeline_streams_the_grid_from_disk(tmp_path):
+    model, vocab, _ = tiny()
+    data, grids = _grid_data(tmp_path, vocab)
+    (batch, tokens), targets = next(iter(data.pipeline(batch_size=4, shuffle=False)))
+    expected = grids[data.features.index[data.image_index[:4]]].astype("float32")
+    np.testing.assert_array_equal(batch.numpy(), expected)
+    assert tokens.shape == targets.shape and int(tokens[0, 0]) == vocab.index[START]
+
+
+def test_trains_on_streamed_grids_and_the_loss_goes_down(tmp_path):
+    model, vocab, _ = tiny()
+    data, _ = _grid_data(tmp_path, vocab)
+    fit(model, vocab, data, data, tmp_path / "run", epochs=6, batch_size=8, verbose=0)
+    history = read_history(tmp_path / "run")
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    assert history[-1]["loss"] < history[0]["loss"]
+    loaded, loaded_vocab, _ = load_trained(tmp_path / "run")
+    assert is_attention_model(loaded) and loaded_vocab.words == vocab.words
+
+
+def test_decoding_returns_a_map_per_word_and_matches_the_model(tmp_path):
+    model, vocab, grids = tiny()
+    decoded = greedy_decode(model, grids, vocab)
+    weights_of = attention_weights_model(model)
+    for tokens, maps, score, grid in zip(decoded.tokens, decoded.attention, decoded.scores,
+                                         grids):
+        assert maps.shape == (len(tokens), GRID[0] * GRID[1])
+        # the step-by-step decoder computes what the whole-caption model computes
+        fed = np.array([[vocab.index[START], *tokens[:-1]]], dtype="int32")
+        np.testing.assert_allclose(maps, weights_of.predict([grid[None], fed], verbose=0)[0],
+                                   rtol=1e-4, atol=1e-5)
+        probs = model.predict([grid[None], fed], verbose=0)[0]
+        assert np.isclose(score, np.log(probs[np.arange(len(tokens)), tokens]).sum(), atol=1e-3)
+    one_beam = beam_search(model, grids, vocab, beam_size=1)
+    assert one_beam.captions == decoded.captions
+    for a, b in zip(one_beam.attention, decoded.attention):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    wide = beam_search(model, grids, vocab, beam_size=3, batch_size=2)
+    for tokens, maps in zip(wide.tokens, wide.attention):
+        assert maps.shape == (len(tokens), GRID[0] * GRID[1])
+        np.testing.assert_allclose(maps.sum(axis=1), 1.0, atol=1e-5)
+    assert all(END not in c for c in wide.captions)
+
+
+def test_merge_models_decode_without_maps_and_the_wrong_model_is_named():
+    vocab = Vocabulary([f"w{i}" for i in range(6)], max_length=7)
+    merge = build_caption_model(len(vocab), feature_dim=5, units=8, embedding_dim=8)
+    assert greedy_decode(merge, np.ones((2, 5), "float32"), vocab).attention is None
+    inputs = keras.Input((3,))
+    other = keras.Model(inputs, keras.layers.Dense(len(vocab), name="next_word")(inputs))
+    with pytest.raises(ValueError, match="build_caption_model"):
+        decoder_for(other, vocab)
+
+
+def test_attention_on_the_named_object():
+    circle = Thing("circle", "red", "large", 40, 40)
+    star = Thing("star", "blue", "small", 180, 180)
+    scene = Scene("white", (circle, star), "row")
+    mask = object_mask(circle)
+    assert mask.shape == (IMAGE_SIZE, IMAGE_SIZE)
+    assert abs(mask.sum() - np.pi * 32**2) < 0.05 * np.pi * 32**2
+    side = 14
+    on_circle = np.zeros(side * side)
+    on_circle[(40 // 16) * side + 40 // 16] = 1.0  # the cell under the circle's centre
+    uniform = np.full(side * side, 1 / side**2)
+    rows = attention_on_named(["a", "red", "circle", "green", "stars"],
+                              np.stack([uniform, on_circle, uniform, on_circle, uniform]), scene)
+    assert [r["word"] for r in rows] == ["red", "circle", "stars"]  # "green" names nothing
+    red, circle_row, stars = rows
+    assert red["on_object"] > 0.9 and red["uniform"] == pytest.approx(mask.mean(), rel=0.05)
+    assert circle_row["on_object"] == pytest.approx(circle_row["uniform"], rel=1e-6)
+    assert stars["kind"] == "shape" and stars["uniform"] < red["uniform"]
+    with pytest.raises(ValueError, match="square grid"):
+        attention_on_named(["red"], np.ones((1, 15)) / 15, scene)
+
+
+def test_attention_figure(tmp_path):
+    words = ["a", "red", "circle", "<end>"]
+    maps = np.random.default_rng(0).dirichlet(np.ones(16), size=len(words))
+    picture = np.zeros((64, 64, 3), np.uint8)
+    fig = plot_attention(picture, words, maps, ncols=3, run_dir=tmp_path, name="maps")
+    panels = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in panels] == words
+    assert all(len(ax.images) == 2 for ax in panels)  # the picture and its map
+    assert (tmp_path / "figures" / "maps.png").stat().st_size > 0
+    big = upsample_attention(maps[1], 64)
+    assert big.shape == (64, 64) and big.max() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="one each"):
+        plot_attention(picture, words[:2], maps)
+
+
+def test_save_trained_keeps_the_attention_layers(tmp_path):
+    model, vocab, grids = tiny()
+    save_trained(model, vocab, tmp_path)
+    loaded, _, _ = load_trained(tmp_path)
+    tokens = np.array([[2, 5, 7]] * len(grids), dtype="int32")
+    np.testing.assert_allclose(loaded.predict([grids, tokens], verbose=0),
+                               model.predict([grids, tokens], verbose=0), rtol=1e-5, atol=1e-6)
+    assert greedy_decode(loaded, grids, vocab).captions == greedy_decode(model, grids,
+                                                                         vocab).captions
