@@ -253,6 +253,7 @@ def build_attention_model(
     penalty: float = ATTENTION_PENALTY,
     seed: int = 0,
     name: str = "attention_captioner",
+    attention_layer: type[AttentionLSTM] = AttentionLSTM,
 ) -> keras.Model:
     """The attention captioner: ``[grid (batch, 14, 14, C), tokens] -> (batch, time, vocab)``.
 
@@ -264,7 +265,9 @@ def build_attention_model(
                                           [state, context] -> dropout -> Dense relu -> softmax
 
     ``grid_stats`` = per-channel (mean, std) standardises the grid, as
-    ``feature_stats`` does for ``fc2``.
+    ``feature_stats`` does for ``fc2``. ``attention_layer`` is the recurrent
+    layer's class: a subclass of :class:`AttentionLSTM` that attends another way
+    (notebook 08's exercise 5) trains and decodes unchanged.
     """
     if vocab_size < 5:
         raise ValueError(f"vocab_size={vocab_size}: a vocabulary has 4 special tokens plus words")
@@ -283,7 +286,7 @@ def build_attention_model(
 
     w = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
     w = layers.Dropout(dropout, seed=seed + 1, name="word_dropout")(w)
-    states, contexts, _ = AttentionLSTM(units, attention_dim, penalty, name="attention_lstm")(
+    states, contexts, _ = attention_layer(units, attention_dim, penalty, name="attention_lstm")(
         w, tokens, positions, h0, c0)
 
     x = layers.Concatenate(name="state_and_context")([states, contexts])
