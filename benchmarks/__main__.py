@@ -5,7 +5,7 @@ import platform
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks import decoding, encoders, feature_extraction, training  # noqa: E402
+from benchmarks import attention, decoding, encoders, feature_extraction, training  # noqa: E402
 
 
 def main() -> None:
@@ -21,6 +21,9 @@ def main() -> None:
         print(line)
     print("\n== decoding the 1,000-image test split at Flickr8k scale")
     for line in decoding.report(decoding.run()):
+        print(line)
+    print("\n== the attention captioner (notebook 08) against the merge model, Flickr8k scale")
+    for line in attention.report(attention.run()):
         print(line)
 
 
