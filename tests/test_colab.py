@@ -6,6 +6,9 @@ fresh kernel that takes the Colab branch of the Setup cell:
 
 * a stand-in ``google.colab`` package is importable and imported at kernel
   start (an IPython startup file), as it is on Colab;
+* ``helpers`` is not importable until the Setup cell puts the clone on
+  ``sys.path`` (the startup file hides this environment's editable install;
+  a first cell added by the test checks it);
 * the kernel's working folder (Colab's ``/content``) holds
   ``vgg16-lstm-captioning`` as a link to this repository, so the Setup cell
   skips ``git clone`` as it does on a second run on Colab, and its
@@ -14,8 +17,9 @@ fresh kernel that takes the Colab branch of the Setup cell:
 * the data and run folders are new and empty, and no ``CAPTION_*`` setting is
   inherited, so the dataset is the default, Flickr8k;
 * Flickr8k is a stand-in of 12 images (drawn shapes-world pictures with their
-  captions, in the two release zips' layout) served from 127.0.0.1; the
-  startup file points ``helpers.data`` at that mirror. ImageNet's weights
+  captions, in the two release zips' layout) served from 127.0.0.1; once
+  ``helpers`` is imported, the startup file points ``helpers.data`` at
+  that mirror. ImageNet's weights
   cannot be had offline: VGG16 is random (``CAPTION_ENCODER_WEIGHTS=none``);
 * every proxy variable points at a closed local port, so a download a
   notebook might try past the mirror (urllib, Keras, pip, git) fails at once
@@ -141,12 +145,33 @@ class Runtime:
 
 
 STARTUP = '''\
-import google.colab  # noqa: F401  (Colab's kernel has it imported: the Setup cells see Colab)
-import helpers.data
+"""Kernel start on the simulated Colab runtime (written by tests/test_colab.py)."""
+import sys
 
-helpers.data.FLICKR8K_URL = {url!r}  # the local mirror of the release zips
-helpers.data.FLICKR8K_IMAGES = {n_images}
+import google.colab  # noqa: F401  (Colab's kernel has it imported: the Setup cells see Colab)
+
+# Colab has no `pip install -e .` of the series: `helpers` comes only from the clone.
+sys.meta_path[:] = [f for f in sys.meta_path
+                    if not getattr(f, "__module__", "").startswith("__editable__")]
+
+
+def use_the_mirror(info=None):
+    """Once the Setup cell has made `helpers` importable, download from the local mirror."""
+    if "helpers" in sys.modules:
+        import helpers.data
+
+        helpers.data.FLICKR8K_URL = {url!r}
+        helpers.data.FLICKR8K_IMAGES = {n_images}
+
+
+get_ipython().events.register("pre_run_cell", use_the_mirror)
 '''
+PROBE = '''\
+import importlib.util
+
+assert importlib.util.find_spec("helpers") is None, "before Setup, helpers must not import"
+'''
+"""A first cell the test adds: as on Colab, only the Setup cell makes ``helpers`` importable."""
 
 
 @pytest.fixture
@@ -187,6 +212,7 @@ def run_notebook(path: Path, runtime: Runtime, stop_before: str | None):
         stops = [i for i, c in enumerate(nb.cells) if stop_before in c.source]
         assert stops, f"{path.name}: no cell holds {stop_before!r}; update PLAN"
         nb.cells = nb.cells[:stops[0]]
+    nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE))
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                                      shutdown_kernel="immediate",  # a second sooner
                                      resources={"metadata": {"path": str(runtime.content)}})
