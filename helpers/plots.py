@@ -363,23 +363,23 @@ def plot_attention(image, words: Sequence[str], weights: np.ndarray, ncols: int 
 
     ``weights[j]`` is the attention map of ``words[j]`` (from
     :func:`helpers.decoding.greedy_decode` on an attention model). Each panel
-    is titled with its word and shows the map upsampled over the picture; the
-    brighter, the more weight. Saved to ``<run_dir>/figures/<name>.png`` when
-    given ``run_dir``.
+    is titled with its word and shows the picture in the dark, lit by the map
+    upsampled to its size: the brighter a place, the more weight it got (as in
+    Xu et al.'s figures). Saved to ``<run_dir>/figures/<name>.png`` when given
+    ``run_dir``.
     """
     weights = np.asarray(weights)
     if len(words) != len(weights):
         raise ValueError(f"{len(words)} words for {len(weights)} attention maps: give one each")
-    picture = _picture(image)
+    picture = _picture(image).astype(np.float32) / 255.0
     nrows = -(-len(words) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.5 * nrows), dpi=80,
                              squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, word, weight in zip(axes.flat, words, weights):
-        ax.imshow(picture)
-        ax.imshow(upsample_attention(weight, picture.shape[0]), cmap="gray", alpha=0.6,
-                  vmin=0, vmax=1, extent=(0, picture.shape[1], picture.shape[0], 0))
+        light = upsample_attention(weight, picture.shape[0])[..., None]
+        ax.imshow(picture * (0.15 + 0.85 * light))  # a spotlight: dark where it did not look
         ax.set_title(word, fontsize=11)
     if title:
         fig.suptitle(title, fontsize=10)

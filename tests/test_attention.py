@@ -171,7 +171,8 @@ def test_attention_figure(tmp_path):
     fig = plot_attention(picture, words, maps, ncols=3, run_dir=tmp_path, name="maps")
     panels = [ax for ax in fig.axes if ax.images]
     assert [ax.get_title() for ax in panels] == words
-    assert all(len(ax.images) == 2 for ax in panels)  # the picture and its map
+    lit = panels[1].images[0].get_array()
+    assert lit.shape == (64, 64, 3) and lit.max() <= 1.0  # the picture, lit by its map
     assert (tmp_path / "figures" / "maps.png").stat().st_size > 0
     big = upsample_attention(maps[1], 64)
     assert big.shape == (64, 64) and big.max() == pytest.approx(1.0)
@@ -188,3 +189,39 @@ def test_save_trained_keeps_the_attention_layers(tmp_path):
                                model.predict([grids, tokens], verbose=0), rtol=1e-5, atol=1e-6)
     assert greedy_decode(loaded, grids, vocab).captions == greedy_decode(model, grids,
                                                                          vocab).captions
+
+
+# --------------------------------------------------------------------------
+# The code answers of notebook 08's exercises (solutions/nb08_attention.py)
+# --------------------------------------------------------------------------
+
+
+def test_nb08_entropy_and_ratio_by_word():
+    from solutions.nb08_attention import map_entropy, ratio_by
+
+    sharp, even = np.eye(16)[:1], np.full((1, 16), 1 / 16)
+    np.testing.assert_allclose(map_entropy(np.vstack([sharp, even])), [0.0, np.log(16)],
+                               atol=1e-9)
+    looked = [{"word": "red", "on_object": 0.2, "uniform": 0.05},
+              {"word": "red", "on_object": 0.1, "uniform": 0.05},
+              {"word": "star", "on_object": 0.02, "uniform": 0.02}]
+    assert ratio_by(looked) == pytest.approx({"red": 3.0, "star": 1.0})
+
+
+def test_nb08_the_gated_layer_trains_saves_and_decodes(tmp_path):
+    from solutions.nb08_attention import build_gated_model, gate_values
+
+    vocab = Vocabulary([f"w{i}" for i in range(6)], max_length=7)
+    model = build_gated_model(len(vocab), GRID, units=8, embedding_dim=8, attention_dim=8,
+                              dropout=0.0)
+    data, _ = _grid_data(tmp_path, vocab)
+    fit(model, vocab, data, data, tmp_path / "gated", epochs=2, batch_size=8, verbose=0)
+    loaded, _, _ = load_trained(tmp_path / "gated")
+    assert type(loaded.get_layer("attention_lstm")).__name__ == "GatedAttentionLSTM"
+    grids = data.features[np.arange(3)]
+    decoded = greedy_decode(loaded, grids, vocab)
+    for tokens, maps in zip(decoded.tokens, decoded.attention):
+        assert maps.shape == (len(tokens), GRID[0] * GRID[1])
+        np.testing.assert_allclose(maps.sum(axis=1), 1.0, atol=1e-5)
+    gates = gate_values(loaded, grids[0], [vocab.index[START], *decoded.tokens[0][:-1]])
+    assert gates.shape == (len(decoded.tokens[0]),) and ((gates > 0) & (gates < 1)).all()
