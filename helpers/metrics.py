@@ -114,11 +114,15 @@ def coco_metrics(references: Sequence[Sequence[str]], hypotheses: Sequence[str],
 
 
 def evaluate(references: Sequence[Sequence[str]], hypotheses: Sequence[str],
-             coco: bool = True) -> dict[str, float]:
-    """nltk BLEU-1..4 and, with ``coco``, the COCO metrics, in one dictionary."""
+             coco: bool = True, meteor: bool | None = None) -> dict[str, float]:
+    """nltk BLEU-1..4 and, with ``coco``, the COCO metrics, in one dictionary.
+
+    ``meteor=None`` computes METEOR where Java is present; ``False`` skips it
+    (it starts a Java process, seconds per call).
+    """
     scores = bleu(references, hypotheses)
     if coco:
-        scores.update(coco_metrics(references, hypotheses))
+        scores.update(coco_metrics(references, hypotheses, meteor=meteor))
     return scores
 
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from helpers.metrics import bleu, coco_metrics, load_metrics, save_metrics, tokens
+from helpers.metrics import bleu, coco_metrics, evaluate, load_metrics, save_metrics, tokens
 
 
 def test_bleu_by_hand():
@@ -61,6 +61,8 @@ def test_coco_metrics_without_java():
     assert 0 < scores["COCO BLEU-1"] <= 1 and scores["CIDEr"] > 0
     perfect = coco_metrics(refs, ["a dog runs on grass", "two cats sleep"], meteor=False)
     assert perfect["ROUGE-L"] > scores["ROUGE-L"]
+    both = evaluate(refs, ["a dog runs", "two cats sleep"], meteor=False)
+    assert both == {**bleu(refs, ["a dog runs", "two cats sleep"]), **scores}
 
 
 def test_metrics_json_keeps_each_method(tmp_path):
