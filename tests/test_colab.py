@@ -36,7 +36,9 @@ What runs, and why (about two and a half minutes on a 2-core CPU):
   where they have the dataset, features, vocabulary and a model, trained here
   for 2 epochs. Their later cells train longer, time methods and check the
   quality of captions: minutes, and asserts that a 2-epoch model on 12
-  pictures cannot meet. ``make test`` runs them on the shapes world.
+  pictures cannot meet. ``make test`` runs them on the shapes world. 08 up
+  to where it has the features with the conv grid, the vocabulary and the
+  merge model it compares with; it trains its own model after that.
 
 A notebook passes when its cells ran without error (its own asserts
 included), the data folder that was empty holds the downloaded Flickr8k, and
@@ -86,13 +88,16 @@ PLAN = {
     "07_visualizing_captions.ipynb": ("## Captions for the test pictures", [
         "No Flickr8k in the data folder: downloading it", "extracting the features now",
         f"Training the model now ({EPOCHS} epochs", "model of epoch"]),
+    "08_attention.ipynb": ("## The grid: 196 places to look", [
+        "No Flickr8k in the data folder: downloading it", "extracting the features now",
+        f"Training the model now ({EPOCHS} epochs", "grid block5_conv3 of shape (14, 14, 512)"]),
 }
 GPU_ADVICE = "Runtime > Change runtime type > T4 GPU"  # helpers.check.gpu_note, on Colab
 PIP_NOTE = "Note: you may need to restart the kernel to use updated packages."  # %pip says it
 
 
 def test_every_notebook_has_a_plan():
-    assert sorted(PLAN) == sorted(p.name for p in (ROOT / "notebooks").glob("0[0-7]_*.ipynb"))
+    assert sorted(PLAN) == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 class Mirror(http.server.SimpleHTTPRequestHandler):
@@ -262,6 +267,8 @@ def test_alone_on_a_fresh_colab(notebook, runtime, mirror):
         assert (runtime.run_dir / "features").is_dir()
     if notebook >= "06":  # and what notebook 05 would have left
         assert (runtime.run_dir / "model.keras").exists()
+    if notebook >= "08":  # the conv grid, for attention
+        assert (runtime.run_dir / "features" / "block5_conv3.npy").exists()
 
 
 def test_the_pip_line_installs_nothing(runtime):

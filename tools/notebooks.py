@@ -33,7 +33,8 @@ from helpers.config import REPO_URL
 ROOT = Path(__file__).resolve().parents[1]
 
 COLAB_LACKS = {"06_evaluation.ipynb": ["pycocoevalcap"],
-               "07_visualizing_captions.ipynb": ["pycocoevalcap"]}
+               "07_visualizing_captions.ipynb": ["pycocoevalcap"],
+               "08_attention.ipynb": ["pycocoevalcap"]}
 """Packages a notebook imports that Colab does not have; its Setup cell installs them."""
 
 SETUP_MARK = 'IN_COLAB = "google.colab" in sys.modules'
