@@ -205,6 +205,13 @@ def _decode(model, features, vocab, max_length, batch_size, decode_chunk) -> Dec
     images at a time unless told otherwise.
     """
     decoder = decoder_for(model, vocab)
+    wanted, given = tuple(model.inputs[0].shape[1:]), tuple(features.shape[1:])
+    if given != wanted:
+        attention = isinstance(decoder, AttentionStepDecoder)
+        raise ValueError(
+            f"{model.name} takes features of shape {wanted} per image, not {given}: "
+            + ("give it the conv grid (run.split(..., grid=True).features)" if attention
+               else "give it fc2 (run.split(...).features), not the grid"))
     batch_size = batch_size or (100 if isinstance(decoder, AttentionStepDecoder) else 1000)
     steps = (max_length or vocab.max_length) - 1
     rows, scores, alphas = [], [], []

@@ -181,12 +181,17 @@ def save_metrics(run_dir: str | Path, method: str, scores: Mapping[str, float], 
     return write_atomically(path, json.dumps(data, indent=1))
 
 
-def load_metrics(run_dir: str | Path) -> dict[str, dict[str, float]]:
-    """The scores saved in ``metrics.json``, by decoding method."""
+def load_metrics(run_dir: str | Path, with_info: bool = False) -> dict[str, dict]:
+    """The scores saved in ``metrics.json``, by decoding method.
+
+    ``with_info``: each method's whole record, its ``scores`` and what made
+    them (split, images, epoch, ...), to check that two methods are comparable.
+    """
     path = Path(run_dir) / METRICS_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run notebook 06 to evaluate the model")
-    return {m: v["scores"] for m, v in json.loads(path.read_text())["methods"].items()}
+    methods = json.loads(path.read_text())["methods"]
+    return methods if with_info else {m: v["scores"] for m, v in methods.items()}
 
 
 PUBLISHED = {

@@ -340,12 +340,14 @@ def plot_truth_confusion(confusion: Mapping[str, Mapping], run_dir: str | Path |
 # --------------------------------------------------------------------------
 
 
-def upsample_attention(weights: np.ndarray, size: int) -> np.ndarray:
-    """One attention map (``L`` = side x side weights, row by row) as a ``size x size`` image.
+def upsample_attention(weights: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """One attention map (``L`` = side x side weights, row by row) as an image of ``size``
+    (``height, width``, or one number for a square).
 
-    Each grid cell covers a ``size / side`` square of the picture; the map is
-    smoothed (bilinear) so it reads as a heat map, and scaled to 0..1.
+    Each grid cell covers a ``1 / side`` of the picture's height and width; the
+    map is smoothed (bilinear) so it reads as a heat map, and scaled to 0..1.
     """
+    height, width = (size, size) if isinstance(size, int) else size
     weights = np.asarray(weights, dtype=np.float32)
     side = int(round(np.sqrt(weights.size)))
     if side * side != weights.size:
@@ -353,7 +355,7 @@ def upsample_attention(weights: np.ndarray, size: int) -> np.ndarray:
     grid = weights.reshape(side, side)
     peak = grid.max()
     picture = Image.fromarray(grid / peak if peak > 0 else grid, mode="F")
-    return np.asarray(picture.resize((size, size), Image.Resampling.BILINEAR))
+    return np.asarray(picture.resize((width, height), Image.Resampling.BILINEAR))
 
 
 def plot_attention(image, words: Sequence[str], weights: np.ndarray, ncols: int = 5,
@@ -378,7 +380,7 @@ def plot_attention(image, words: Sequence[str], weights: np.ndarray, ncols: int 
     for ax in axes.flat:
         ax.axis("off")
     for ax, word, weight in zip(axes.flat, words, weights):
-        light = upsample_attention(weight, picture.shape[0])[..., None]
+        light = upsample_attention(weight, picture.shape[:2])[..., None]
         ax.imshow(picture * (0.15 + 0.85 * light))  # a spotlight: dark where it did not look
         ax.set_title(word, fontsize=11)
     if title:

@@ -225,3 +225,20 @@ def test_nb08_the_gated_layer_trains_saves_and_decodes(tmp_path):
         np.testing.assert_allclose(maps.sum(axis=1), 1.0, atol=1e-5)
     gates = gate_values(loaded, grids[0], [vocab.index[START], *decoded.tokens[0][:-1]])
     assert gates.shape == (len(decoded.tokens[0]),) and ((gates > 0) & (gates < 1)).all()
+
+
+def test_features_of_the_wrong_kind_are_named(tmp_path):
+    model, vocab, grids = tiny()
+    with pytest.raises(ValueError, match="conv grid"):
+        greedy_decode(model, np.ones((2, 12), "float32"), vocab)
+    merge = build_caption_model(len(vocab), feature_dim=12, units=8, embedding_dim=8)
+    with pytest.raises(ValueError, match="not the grid"):
+        beam_search(merge, grids, vocab)
+
+
+def test_maps_fit_pictures_of_any_shape():
+    weights = np.eye(16)[5]
+    wide = upsample_attention(weights, (30, 50))
+    assert wide.shape == (30, 50)
+    fig = plot_attention(np.zeros((30, 50, 3), np.uint8), ["a"], weights[None])
+    assert fig.axes[0].images[0].get_array().shape == (30, 50, 3)

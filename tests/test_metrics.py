@@ -70,6 +70,8 @@ def test_metrics_json_keeps_each_method(tmp_path):
     save_metrics(tmp_path, "beam3", {"BLEU-1": 0.6}, split="test")
     save_metrics(tmp_path, "greedy", {"BLEU-1": 0.55}, split="test")
     assert load_metrics(tmp_path) == {"greedy": {"BLEU-1": 0.55}, "beam3": {"BLEU-1": 0.6}}
+    assert load_metrics(tmp_path, with_info=True)["beam3"] == {"scores": {"BLEU-1": 0.6},
+                                                               "split": "test"}
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["methods"]["beam3"]["split"] == "test"
     with pytest.raises(FileNotFoundError, match="notebook 06"):
