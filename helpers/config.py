@@ -16,6 +16,7 @@ them.
 | epochs           | ``CAPTION_EPOCHS``        | ``20``                               |
 | model seed       | ``CAPTION_SEED``          | ``0`` (initial weights, dropout, shuffling) |
 | shapes images    | ``CAPTION_SHAPES_IMAGES`` | ``1000`` (size of the shapes world)  |
+| quick            | ``CAPTION_QUICK``         | off (``1``: shorter demonstrations) |
 
 Code that needs a setting takes a :class:`Settings` and never reads the
 environment again: ``load_dataset(settings)`` loads exactly the world that
@@ -190,6 +191,7 @@ class Settings:
     shapes_images: int = 1000
     seed: int = 0
     encoder: str = "vgg16"
+    quick: bool = False  # shorter demonstrations, for make test: notebooks 02 and 08 say what
 
     @property
     def dataset_dir(self) -> Path:
@@ -209,6 +211,8 @@ class Settings:
         rows |= {"epochs": self.epochs, "model seed": self.seed}
         if self.dataset == "shapes":
             rows["shapes images"] = self.shapes_images
+        if self.quick:
+            rows["quick"] = "yes (CAPTION_QUICK): shorter demonstrations"
         width = max(map(len, rows))
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows.items())
 
@@ -239,6 +243,9 @@ def get_settings(**overrides: object) -> Settings:
         "CAPTION_SHAPES_IMAGES", _pick(overrides, "shapes_images", "CAPTION_SHAPES_IMAGES", 1000)
     )
     seed = _whole_number("CAPTION_SEED", _pick(overrides, "seed", "CAPTION_SEED", 0), least=0)
+    quick = _pick(overrides, "quick", "CAPTION_QUICK", "0").lower()
+    if quick not in ("0", "1", "false", "true", "no", "yes"):
+        raise ValueError(f"CAPTION_QUICK={quick!r}: set it to 1 (quick) or 0")
     return Settings(
         dataset=dataset,
         data_dir=data_dir.expanduser().resolve(),
@@ -248,4 +255,5 @@ def get_settings(**overrides: object) -> Settings:
         shapes_images=shapes_images,
         seed=seed,
         encoder=encoder,
+        quick=quick in ("1", "true", "yes"),
     )

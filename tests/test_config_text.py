@@ -144,3 +144,14 @@ def test_google_drive_keeps_data_and_runs_on_colab_only(tmp_path, monkeypatch):
     assert root == tmp_path / "drive" / "MyDrive" / "course" and root.is_dir()
     settings = get_settings(dataset="shapes")
     assert settings.data_dir == root / "data" and settings.run_dir == root / "runs" / "shapes"
+
+
+def test_quick_setting(monkeypatch):
+    monkeypatch.delenv("CAPTION_QUICK", raising=False)
+    assert not get_settings().quick and "quick" not in get_settings().as_table()
+    monkeypatch.setenv("CAPTION_QUICK", "1")
+    assert get_settings().quick and "quick" in get_settings().as_table()
+    assert not get_settings(quick=False).quick  # an explicit False wins over the environment
+    monkeypatch.setenv("CAPTION_QUICK", "maybe")
+    with pytest.raises(ValueError, match="CAPTION_QUICK='maybe'"):
+        get_settings()
