@@ -116,8 +116,11 @@ def report(results: dict[str, dict]) -> list[str]:
                      f"{r['beam3_s']:6.2f} s ({r['tokens_per_caption']:.1f} tokens per caption)")
     training = merge["words_per_second"] / attention["words_per_second"]
     greedy, beam = (attention[k] / merge[k] for k in ("greedy_s", "beam3_s"))
+    longer = attention["tokens_per_caption"] / merge["tokens_per_caption"]
     lines.append(f"attention / merge: training {training:.1f}x slower, greedy decoding "
                  f"{greedy:.1f}x slower, beam 3 {beam:.1f}x slower")
+    lines.append(f"  per generated token (the captions' lengths differ {longer:.1f}x after so "
+                 f"little training): greedy {greedy / longer:.1f}x, beam 3 {beam / longer:.1f}x")
     lines.append(f"(the attention model's grids, {attention['feature_mb']:,.0f} MB as float32, "
                  "stay on disk: training reads 32 at a time)")
     return lines
