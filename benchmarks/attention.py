@@ -19,7 +19,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +65,8 @@ def _measure(kind: str, folder: str, n_images: int, steps: int, train_steps: int
              n_decode: int) -> dict:
     import keras
 
+    from benchmarks.decoding import time_decoding
     from benchmarks.training import _peak_memory_gb
-    from helpers.decoding import beam_search, greedy_decode
     from helpers.training import masked_loss, words_per_second
 
     data, vocab, source = _data(kind, Path(folder), n_images)
@@ -77,14 +76,7 @@ def _measure(kind: str, folder: str, n_images: int, steps: int, train_steps: int
     peak_gb = _peak_memory_gb()
     model.fit(data.pipeline(32).repeat().take(train_steps), verbose=0)
     features = data.features[np.arange(n_decode) % len(data.names)]
-    greedy_decode(model, features[:8], vocab)  # trace the step functions once
-    beam_search(model, features[:8], vocab, beam_size=3)
-    start = time.perf_counter()
-    greedy = greedy_decode(model, features, vocab)
-    greedy_s = time.perf_counter() - start
-    start = time.perf_counter()
-    beam_search(model, features, vocab, beam_size=3)
-    beam_s = time.perf_counter() - start
+    greedy, greedy_s, beam_s = time_decoding(model, features, vocab)
     return {"words_per_second": speed, "peak_gb": peak_gb, "greedy_s": greedy_s,
             "beam3_s": beam_s, "images": n_decode, "captions": len(data),
             "tokens_per_caption": float(np.mean([len(t) for t in greedy.tokens])),
