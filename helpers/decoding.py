@@ -257,7 +257,7 @@ def _greedy_chunk(decoder: StepDecoder, image, h, c, steps: int):
                 break
             keep = tf.constant(np.flatnonzero(running))
             active = active[running]
-            image, h, c = _rows(image, keep), tf.gather(h, keep), tf.gather(c, keep)
+            image, h, c = _rows((image, h, c), keep)
             best = best[running]
         words = tf.constant(best, tf.int32)
     return out, scores, alphas

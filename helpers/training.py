@@ -164,7 +164,7 @@ def masked_loss() -> keras.losses.Loss:
 
 
 def feature_stats(cache, train_names: list[str], weights: str,
-                  encoder: str = "vgg16") -> tuple | None:
+                  encoder: str = "vgg16", layer: str = "fc2") -> tuple | None:
     """Statistics to standardise the features with, or ``None`` for ImageNet's VGG16.
 
     The seed feeds ImageNet ``fc2`` activations to the model as they are
@@ -173,11 +173,12 @@ def feature_stats(cache, train_names: list[str], weights: str,
     (``weights="none"``), and ``shapes-vgg``, whose scale is whatever its
     minutes of pretraining left (its ``fc2`` is about twice as large as a
     random VGG16's). Those are standardised with training-split statistics,
-    so an untrained captioner starts close to uniform (notebook 04).
+    so an untrained captioner starts close to uniform (notebook 04). ``layer``:
+    the conv grid is standardised the same way, per channel (notebook 08).
     """
     if encoder == "vgg16" and is_pretrained(weights, encoder):
         return None
-    return cache.normalizer(train_names)
+    return cache.normalizer(train_names, layer)
 
 
 # --------------------------------------------------------------------------
@@ -470,9 +471,8 @@ class Prepared:
     def grid_stats(self) -> tuple | None:
         """Per-channel statistics of the grid for :func:`helpers.models.build_attention_model`
         (``None`` for ImageNet's VGG16, as for ``fc2``)."""
-        if self.settings.encoder == "vgg16" and is_pretrained(self.settings.encoder_weights):
-            return None
-        return self.cache.normalizer(self._train_names(), self.layers.grid)
+        return feature_stats(self.cache, self._train_names(), self.settings.encoder_weights,
+                             self.settings.encoder, self.layers.grid)
 
 
 _GETTING = {

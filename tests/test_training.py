@@ -210,7 +210,7 @@ def test_a_run_of_another_seed_is_not_resumed(world, tmp_path):
 def test_features_are_standardised_unless_they_are_imagenet_vgg16s(weights, encoder,
                                                                     standardised):
     class Cache:  # feature_stats only asks the cache for its normaliser
-        def normalizer(self, names):
+        def normalizer(self, names, layer="fc2"):
             return np.zeros(4), np.ones(4)
 
     stats = feature_stats(Cache(), ["a.jpg"], weights, encoder)
