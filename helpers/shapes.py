@@ -130,16 +130,20 @@ def _polygon(shape: str, x: int, y: int, r: int) -> list[tuple[float, float]]:
     raise ValueError(f"unknown shape {shape!r}")
 
 
+def _draw_thing(pen: ImageDraw.ImageDraw, t: Thing, fill) -> None:
+    r = SIZES[t.size]
+    if t.shape == "circle":
+        pen.ellipse((t.x - r, t.y - r, t.x + r, t.y + r), fill=fill)
+    else:
+        pen.polygon(_polygon(t.shape, t.x, t.y, r), fill=fill)
+
+
 def draw_scene(scene: Scene, noise_seed: int = 0) -> Image.Image:
     """Render ``scene`` as a 224x224 RGB image, with a little pixel noise like a photo."""
     image = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), BACKGROUNDS[scene.background])
     pen = ImageDraw.Draw(image)
     for t in scene.things:
-        r = SIZES[t.size]
-        if t.shape == "circle":
-            pen.ellipse((t.x - r, t.y - r, t.x + r, t.y + r), fill=COLOURS[t.colour])
-        else:
-            pen.polygon(_polygon(t.shape, t.x, t.y, r), fill=COLOURS[t.colour])
+        _draw_thing(pen, t, COLOURS[t.colour])
     noise = np.random.default_rng(noise_seed).normal(0, 6, (IMAGE_SIZE, IMAGE_SIZE, 3))
     pixels = np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
     return Image.fromarray(pixels)
@@ -425,17 +429,10 @@ def share_right(table: dict) -> float:
     return float(right / max(counts.sum(), 1))
 
 
-def object_mask(thing: Thing, size: int = IMAGE_SIZE) -> np.ndarray:
-    """Where one object is: a ``size x size`` boolean mask, drawn as :func:`draw_scene` draws it."""
+def object_mask(thing: Thing) -> np.ndarray:
+    """Where one object is: a 224x224 boolean mask, drawn as :func:`draw_scene` draws it."""
     mask = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 0)
-    pen = ImageDraw.Draw(mask)
-    r = SIZES[thing.size]
-    if thing.shape == "circle":
-        pen.ellipse((thing.x - r, thing.y - r, thing.x + r, thing.y + r), fill=255)
-    else:
-        pen.polygon(_polygon(thing.shape, thing.x, thing.y, r), fill=255)
-    if size != IMAGE_SIZE:
-        mask = mask.resize((size, size), Image.Resampling.NEAREST)
+    _draw_thing(ImageDraw.Draw(mask), thing, 255)
     return np.asarray(mask) > 0
 
 
