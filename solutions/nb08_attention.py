@@ -9,7 +9,9 @@ import keras
 import numpy as np
 from keras import layers
 
+from helpers.decoding import AttentionStepDecoder
 from helpers.models import AttentionLSTM, build_attention_model
+from helpers.text import Vocabulary
 
 
 def map_entropy(maps: np.ndarray) -> np.ndarray:
@@ -66,15 +68,12 @@ def build_gated_model(vocab_size: int, grid_shape: tuple[int, int, int], **optio
                                  attention_layer=GatedAttentionLSTM, **options)
 
 
-def gate_values(model: keras.Model, grid: np.ndarray, tokens: Sequence[int]) -> np.ndarray:
+def gate_values(model: keras.Model, vocab: Vocabulary, grid: np.ndarray,
+                tokens: Sequence[int]) -> np.ndarray:
     """Exercise 5: the gate of each step while the model reads ``tokens`` (``<start>`` first)."""
     lstm = model.get_layer("attention_lstm")
-    positions = model.get_layer("positions")(grid[None].astype("float32"))
-    if any(layer.name == "standardise" for layer in model.layers):
-        positions = model.get_layer("standardise")(positions)
-    summary = keras.ops.mean(positions, axis=1)
-    h, c = model.get_layer("init_h")(summary), model.get_layer("init_c")(summary)
-    keys = lstm.grid_keys(positions)
+    decoder = AttentionStepDecoder(model, vocab)  # its first state: from the mean of the grid
+    (keys, positions), h, c = decoder.start(grid[None].astype("float32"))
     embedding = model.get_layer("embedding").embeddings
     gates = []
     for token in tokens:

@@ -223,7 +223,7 @@ def test_nb08_the_gated_layer_trains_saves_and_decodes(tmp_path):
     for tokens, maps in zip(decoded.tokens, decoded.attention):
         assert maps.shape == (len(tokens), GRID[0] * GRID[1])
         np.testing.assert_allclose(maps.sum(axis=1), 1.0, atol=1e-5)
-    gates = gate_values(loaded, grids[0], [vocab.index[START], *decoded.tokens[0][:-1]])
+    gates = gate_values(loaded, vocab, grids[0], [vocab.index[START], *decoded.tokens[0][:-1]])
     assert gates.shape == (len(decoded.tokens[0]),) and ((gates > 0) & (gates < 1)).all()
 
 
