@@ -39,7 +39,7 @@ lint: setup  ## ruff on the code and the notebooks; the notebooks are as `make f
 	$(PY) -m ruff check .
 	$(PY) -m tools.notebooks --check
 
-format: setup  ## strip outputs, regenerate badges and Setup cells from helpers.config.REPO_URL
+format: setup  ## strip outputs, regenerate badges and Setup cells from helpers.runtime.REPO_URL
 	$(PY) -m tools.notebooks
 
 test: setup lint  ## unit tests, then every notebook under nbval, on the shapes world

@@ -67,7 +67,8 @@ def _measure(kind: str, folder: str, n_images: int, steps: int, train_steps: int
 
     from benchmarks.decoding import time_decoding
     from benchmarks.training import _peak_memory_gb
-    from helpers.training import masked_loss, words_per_second
+    from helpers.classic import words_per_second
+    from helpers.training import masked_loss
 
     data, vocab, source = _data(kind, Path(folder), n_images)
     model = _model(kind, len(vocab))

@@ -39,7 +39,7 @@ def run(n_images: int = 1000, n_classic: int = 10, train_steps: int = 300) -> di
     import keras
 
     from benchmarks.flickr8k_scale import training_data
-    from helpers.decoding import classic_greedy_decode
+    from helpers.classic import classic_greedy_decode
     from helpers.models import build_caption_model
     from helpers.training import masked_loss
 

@@ -21,9 +21,10 @@ def run(n_images: int = 128, batch_size: int = 32, repeats: int = 2,
         encoder: str = "shapes-vgg") -> dict:
     import tensorflow as tf
 
-    from helpers.config import get_settings
     from helpers.data import load_dataset
-    from helpers.features import build_encoder, image_batches
+    from helpers.features import build_encoder
+    from helpers.images import image_batches
+    from helpers.settings import get_settings
     from helpers.shapes_vgg import pretrain
 
     data_dir = get_settings(dataset="shapes").data_dir

@@ -4,7 +4,7 @@ Three ways over the same images of the shapes world, same encoder (VGG16 to fc2)
 
 * classic: the loop of the classic tutorials, ``keras.utils.load_img`` one
   image, ``img_to_array``, ``preprocess_input``, ``model.predict`` one image;
-* pipeline: ``helpers.features.image_batches`` (parallel decoding, batching,
+* pipeline: ``helpers.images.image_batches`` (parallel decoding, batching,
   prefetch) feeding the encoder;
 * encoder alone: the same batches, already decoded and in memory, so only the
   network works. The pipeline should come close to it: decoding must hide
@@ -28,7 +28,8 @@ def run(n_images: int = 64, batch_size: int = 32, repeats: int = 2) -> dict[str,
     import tensorflow as tf
 
     from helpers.data import load_dataset
-    from helpers.features import build_encoder, image_batches, load_image
+    from helpers.features import build_encoder
+    from helpers.images import image_batches, load_image
 
     root = Path(tempfile.mkdtemp()) / "shapes"
     dataset = load_dataset("shapes", root=root, n_images=max(n_images, 10))

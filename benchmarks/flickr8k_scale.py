@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.config import repo_root
+from helpers.runtime import repo_root
 from helpers.text import Vocabulary
 from helpers.training import CaptionData
 
@@ -20,7 +20,8 @@ N_TRAIN, N_TEST, PER_IMAGE = 6000, 1000, 5
 
 
 def _real_captions() -> dict[str, list[str]] | None:
-    from helpers.data import LoadReport, read_split_file, read_token_file
+    from helpers.dataset import LoadReport
+    from helpers.layouts import read_split_file, read_token_file
 
     token_file = REFERENCE / "Flickr8k.token.txt"
     if not token_file.is_file():

@@ -36,12 +36,15 @@ ISAS = ("SSE41", "AVX2", "default")
 def _one_isa(isa: str, seeds: list[int], images: int, folder: Path,
              encoder: str = "shapes-vgg-small") -> list[dict]:
     """Train and score the real and the blind model for each seed; one row per seed."""
-    from helpers.config import get_settings
     from helpers.decoding import greedy_decode
     from helpers.metrics import bleu
     from helpers.models import build_caption_model
-    from helpers.shapes import load_scenes, truth_rates
-    from helpers.training import fit, load_trained, prepare, run_info, trained_model
+    from helpers.pipeline import prepare
+    from helpers.runs import load_trained, run_info
+    from helpers.settings import get_settings
+    from helpers.shapes import load_scenes
+    from helpers.shapes_truth import truth_rates
+    from helpers.training import fit, load_or_train
 
     rows = []
     for seed in seeds:
@@ -55,7 +58,7 @@ def _one_isa(isa: str, seeds: list[int], images: int, folder: Path,
         run = prepare(settings, progress=False)
         if not shared.is_dir():
             shutil.copytree(settings.run_dir / "features", shared)
-        model, meta = trained_model(run, verbose=0)
+        model, meta = load_or_train(run, verbose=0)
         test = run.split("test")
         references = [run.dataset.captions[name] for name in test.names]
         scenes = load_scenes(run.dataset.root)
@@ -83,7 +86,7 @@ def _one_isa(isa: str, seeds: list[int], images: int, folder: Path,
 
 def _confusion_diagonal(captions: list[str], scenes: list) -> dict:
     """Notebook 07's check: the share of one-colour (one-shape) pictures named right."""
-    from helpers.shapes import share_right, truth_confusion
+    from helpers.shapes_truth import share_right, truth_confusion
 
     return {f"07 {kind} right": share_right(table)
             for kind, table in truth_confusion(captions, scenes).items()}
@@ -91,7 +94,8 @@ def _confusion_diagonal(captions: list[str], scenes: list) -> dict:
 
 def _decoding_checks(model, test, vocab) -> dict:
     """Notebook 06's other checks: the classic loop agrees, beam 3 is at least as probable."""
-    from helpers.decoding import beam_search, classic_greedy_decode, greedy_decode
+    from helpers.classic import classic_greedy_decode
+    from helpers.decoding import beam_search, greedy_decode
 
     greedy = greedy_decode(model, test.features, vocab)
     beam = beam_search(model, test.features, vocab, beam_size=3)

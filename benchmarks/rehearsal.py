@@ -35,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers.config import repo_root
+from helpers.runtime import repo_root
 
 REFERENCE = repo_root().parent / "shared" / "reference" / "flickr8k_text"
 TEXT_FILES = ("Flickr8k.token.txt", "Flickr_8k.trainImages.txt", "Flickr_8k.devImages.txt",
@@ -46,7 +46,7 @@ PHOTO_SIZE = (500, 375)
 
 def build_flickr8k_copy(root: Path, reference: Path = REFERENCE) -> Path:
     """Write the rehearsal copy of Flickr8k into ``root`` (reused when already complete)."""
-    from helpers.data import normalize_image_name
+    from helpers.layouts import normalize_image_name
     from helpers.shapes import draw_scene, random_scene
 
     stamp = root / "rehearsal.json"

@@ -41,8 +41,9 @@ def _measure(method: str, steps: int) -> dict:
     import keras
 
     from benchmarks.flickr8k_scale import training_data
-    from helpers.models import build_caption_model, next_word_model
-    from helpers.training import classic_pair_batches, masked_loss, words_per_second
+    from helpers.classic import classic_pair_batches, next_word_model, words_per_second
+    from helpers.models import build_caption_model
+    from helpers.training import masked_loss
 
     data, vocab, source = training_data()
     model = build_caption_model(len(vocab))

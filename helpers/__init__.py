@@ -1,21 +1,43 @@
 """Shared code of the image-captioning series, one module per stage.
 
-The modules follow the data through the series, each using only those before it:
+The modules follow the data through the series. Each imports only modules
+listed above it, never one below, so there is no circle and inference
+(:mod:`helpers.caption`) needs no training code:
 
-* :mod:`helpers.config`  - settings and paths (notebook 01)
-* :mod:`helpers.check`   - is this machine ready? ``python -m helpers.check`` (notebook 00)
-* :mod:`helpers.data`    - loading Flickr8k, Kaggle and Karpathy layouts (notebook 01)
-* :mod:`helpers.shapes`  - the synthetic shapes world (notebook 01)
-* :mod:`helpers.features` - VGG16 features and their cache (notebook 02)
-* :mod:`helpers.shapes_vgg` - ``shapes-vgg``, the encoder pretrained offline (notebook 02)
-* :mod:`helpers.text`    - caption cleaning, word counts, the vocabulary (notebooks 01 and 03)
-* :mod:`helpers.models`  - the merge captioner and its classic one-prefix view (notebook 04),
-  the attention captioner (notebook 08)
-* :mod:`helpers.training` - whole-caption training, checkpoints, resuming (notebook 05)
-* :mod:`helpers.decoding` - batched greedy decoding and beam search (notebook 06), with
-  attention maps (notebook 08)
-* :mod:`helpers.metrics` - BLEU and the COCO caption metrics, ``metrics.json`` (notebook 06)
-* :mod:`helpers.caption` - caption your own images, ``python -m helpers.caption`` (notebook 07)
-* :mod:`helpers.plots`   - figures for any stage, captions on pictures (notebook 07), attention
-  maps (notebook 08)
+Settings and the machine
+  * :mod:`helpers.runtime`   - paths, Colab and Drive, native logs, atomic writes (notebook 00)
+  * :mod:`helpers.encoders`  - the registry of encoders: family, layers, pretraining recipe
+    (notebook 02; data only, no TensorFlow)
+  * :mod:`helpers.settings`  - the settings of a run, read in one place (notebook 01)
+
+Data (notebook 01)
+  * :mod:`helpers.dataset`   - what a loaded dataset is: captions, splits, a report
+  * :mod:`helpers.layouts`   - reading the official, Kaggle and Karpathy layouts
+  * :mod:`helpers.download`  - downloading Flickr8k, checked before it is unpacked
+  * :mod:`helpers.shapes`    - the synthetic shapes world
+  * :mod:`helpers.data`      - ``load_dataset``: any dataset, any layout; ``python -m helpers.data``
+  * :mod:`helpers.shapes_truth` - is a caption true of its picture? (notebooks 06-08)
+
+Images and features (notebook 02)
+  * :mod:`helpers.images`    - image files in, preprocessed arrays out
+  * :mod:`helpers.shapes_scenes` - labelled scenes for pretraining ``shapes-vgg``, the probe
+  * :mod:`helpers.shapes_vgg` - ``shapes-vgg``: the network and its pretraining
+  * :mod:`helpers.features`  - building an encoder, extracting and caching its features
+
+Text and models
+  * :mod:`helpers.text`      - caption cleaning, word counts, the vocabulary (notebooks 01, 03)
+  * :mod:`helpers.models`    - the merge captioner (notebook 04), the attention one (notebook 08)
+  * :mod:`helpers.runs`      - a run folder: saving and loading models, what made them
+  * :mod:`helpers.training`  - whole-caption training, checkpoints, resuming (notebook 05)
+  * :mod:`helpers.decoding`  - batched greedy decoding and beam search (notebooks 06, 08)
+  * :mod:`helpers.classic`   - the classic tutorials' way, for comparison (notebooks 04-06)
+
+Scores and pictures
+  * :mod:`helpers.metrics`   - BLEU and the COCO caption metrics, ``metrics.json`` (notebook 06)
+  * :mod:`helpers.plots`     - figures for any stage (notebooks 01-08)
+
+On top
+  * :mod:`helpers.pipeline`  - what a notebook needs from the ones before it, rebuilt if missing
+  * :mod:`helpers.caption`   - caption your own images, ``python -m helpers.caption`` (notebook 07)
+  * :mod:`helpers.check`     - is this machine ready? ``python -m helpers.check`` (notebook 00)
 """

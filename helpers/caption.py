@@ -27,7 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.features import EncoderWeightsError, ImageLoadError, load_image
+from helpers.decoding import beam_search, greedy_decode
+from helpers.encoders import encoder_spec
+from helpers.features import EncoderWeightsError, build_encoder
+from helpers.images import ImageLoadError, load_image
+from helpers.runs import MODEL_FILE, MODEL_META, load_trained
+from helpers.runtime import native_logs_to_file, repo_root
+from helpers.settings import get_settings
+from helpers.shapes_vgg import load_card, weights_id
+from helpers.text import VocabularyError
 
 
 class CaptionRunError(RuntimeError):
@@ -42,9 +50,6 @@ def find_run(run_dir: str | Path | None = None) -> Path:
     or when either variable is set, else the most recently trained run under
     ``runs/`` (after ``make tutorial``: ``runs/shapes``).
     """
-    from helpers.config import get_settings, repo_root
-    from helpers.training import MODEL_FILE
-
     if run_dir is not None:
         return Path(run_dir).expanduser().resolve()
     chosen = get_settings().run_dir
@@ -80,11 +85,6 @@ class Captioner:
         ``data_dir`` is where a ``shapes-vgg`` encoder's pretrained weights are
         (default: the settings' data folder).
         """
-        from helpers.config import check_encoder, get_settings
-        from helpers.features import build_encoder, encoder_layers
-        from helpers.text import VocabularyError
-        from helpers.training import MODEL_FILE, MODEL_META, load_trained
-
         run_dir = find_run(run_dir)
         if not run_dir.is_dir():
             raise _no_model(run_dir, "does not exist")
@@ -99,15 +99,13 @@ class Captioner:
                                   "again (notebook 05)") from None
 
         try:
-            encoder = check_encoder(str(meta.get("encoder", "vgg16")).lower())  # older: "VGG16"
+            encoder = encoder_spec(str(meta.get("encoder", "vgg16"))).name
         except ValueError as err:
             raise CaptionRunError(f"{run_dir / MODEL_META}: {err}. Train again (notebook 05) "
                                   "with this version of the series.") from None
         weights = str(meta.get("encoder_weights", "imagenet"))
         data_dir = Path(data_dir) if data_dir is not None else get_settings().data_dir
-        if encoder != "vgg16":
-            from helpers.shapes_vgg import load_card, weights_id
-
+        if not encoder_spec(encoder).takes_weights:
             card = load_card(data_dir, encoder)
             if card is None or weights_id(card) != weights:
                 found = "holds none" if card is None else f"holds another ({weights_id(card)})"
@@ -117,15 +115,16 @@ class Captioner:
                     "02 and 05 again (they extract new features and retrain), or pass the "
                     "data folder it was made with (--data DIR, or data_dir=...).")
         model_dim = int(model.inputs[0].shape[-1])
-        encoder_dim = encoder_layers(encoder).fc2_dim
+        encoder_dim = encoder_spec(encoder).fc2_dim
         if model_dim != encoder_dim:
             raise CaptionRunError(
                 f"The model in {run_dir / MODEL_META} reads {model_dim} numbers per image, but "
                 f"its encoder {encoder} gives {encoder_dim}: the model and encoder do not match. "
                 "Run notebooks 02 and 05 again with the same CAPTION_ENCODER.")
         try:
-            network = build_encoder(weights if encoder == "vgg16" else "none", encoder=encoder,
-                                    data_dir=data_dir, progress=False)
+            own_weights = weights if encoder_spec(encoder).takes_weights else "none"
+            network = build_encoder(own_weights, encoder=encoder, data_dir=data_dir,
+                                    progress=False)
         except EncoderWeightsError as err:  # offline, or a weights file of another machine
             raise CaptionRunError(f"The model in {run_dir} needs VGG16 with weights {weights!r}, "
                                   f"which cannot be had here:\n{err}") from None
@@ -141,8 +140,6 @@ class Captioner:
 
     def caption(self, paths: list[str | Path], beam: int = 1) -> list[str]:
         """One caption per image: greedy decoding (``beam=1``) or beam search of width ``beam``."""
-        from helpers.decoding import beam_search, greedy_decode
-
         if beam < 1:
             raise ValueError(f"beam={beam}: use 1 (greedy decoding) or a beam width of 2 or more")
         features = self.features(paths)
@@ -160,10 +157,8 @@ def caption_image(path_or_paths: str | Path | list[str | Path], run_dir: str | P
 
     The run folder is loaded once and kept for the next call, until its model
     file changes. Raises :class:`CaptionRunError` for a missing or unusable run
-    and :class:`~helpers.features.ImageLoadError` for a file that is not an image.
+    and :class:`~helpers.images.ImageLoadError` for a file that is not an image.
     """
-    from helpers.training import MODEL_FILE
-
     single = isinstance(path_or_paths, str | Path)
     paths = [Path(p).expanduser() for p in ([path_or_paths] if single else path_or_paths)]
     if not paths:
@@ -197,8 +192,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.beam < 1:
         parser.error(f"--beam {args.beam}: use 1 (greedy) or a width of 2 or more")
-
-    from helpers.config import native_logs_to_file
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:

@@ -26,6 +26,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.download import FLICKR8K_URL
+from helpers.runtime import in_colab, native_logs_to_file, repo_root
+from helpers.settings import get_settings
+
 PYTHON_MIN = (3, 10)
 FLICKR8K_DISK_GB = 5.0  # zips 1.1 GB, images 1.1 GB, features and the conv grid 1.8 GB
 IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
@@ -153,15 +157,11 @@ def gpu_note(gpus: list[str], on_colab: bool) -> str:
 
 def gpu_line() -> str:
     """The GPU line of each notebook's version cell: ``GPU: ...``, with advice when none."""
-    from helpers.config import in_colab
-
     return f"GPU: {gpu_note(gpu_names(), in_colab())}"
 
 
 def check_gpu() -> Check:
     """Whether TensorFlow sees a GPU: not required, but Flickr8k is far quicker with one."""
-    from helpers.config import in_colab
-
     try:
         gpus = gpu_names()
     except Exception as err:  # TensorFlow itself is checked above
@@ -198,8 +198,6 @@ def reachable(url: str, timeout: float) -> str | None:
 def check_downloads(timeout: float, imagenet_url: str = IMAGENET_URL,
                     flickr8k_url: str | None = None) -> list[Check]:
     """Whether ImageNet's VGG16 weights (or a cached copy) and the Flickr8k zips can be had."""
-    from helpers.data import FLICKR8K_URL
-
     flickr8k_url = flickr8k_url or f"{FLICKR8K_URL}/Flickr8k_text.zip"
     cached = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / IMAGENET_FILE
     if cached.exists():
@@ -232,8 +230,6 @@ def check_java() -> Check:
 def run_checks(data_dir: str | Path | None = None, timeout: float = 5.0,
                imagenet_url: str = IMAGENET_URL, flickr8k_url: str | None = None) -> list[Check]:
     """Every check, in the order they are printed."""
-    from helpers.config import get_settings, repo_root
-
     data_dir = Path(data_dir) if data_dir is not None else get_settings().data_dir
     checks = [check_python(), *check_packages(repo_root())]
     if all(c.ok for c in checks if c.name == "tensorflow"):
@@ -260,8 +256,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=5.0,
                         help="seconds to wait for each download site (default 5)")
     args = parser.parse_args(argv)
-    from helpers.config import native_logs_to_file
-
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with native_logs_to_file():  # TensorFlow's start-up lines go to a log file
         checks = run_checks(timeout=args.timeout)

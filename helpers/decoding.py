@@ -22,18 +22,17 @@ vector, and every caption comes back with the attention map of each word.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.config import write_atomically
+from helpers.models import is_attention_model
+from helpers.runs import check_vocabulary
 from helpers.text import END, PAD, START, UNK, Vocabulary
 
-_NEVER = (PAD, UNK, START)  # tokens a caption may not contain
+NEVER_CHOSEN = (PAD, UNK, START)  # tokens a caption may not contain
 
 
 @dataclass
@@ -79,8 +78,6 @@ class StepDecoder:
         if not self.needed <= names:
             raise ValueError(f"{model.name} is not a {self.builder} model: it lacks the layers "
                              f"{sorted(self.needed - names)} (build it with {self.builder})")
-        from helpers.training import check_vocabulary
-
         check_vocabulary(model, vocab)
         self.vocab = vocab
         layer = model.get_layer
@@ -89,7 +86,7 @@ class StepDecoder:
             layer("embedding"), layer("decoder_dense"), layer("next_word"))
         self._setup(layer)
         banned = np.zeros(len(vocab), np.float32)
-        banned[[vocab.index[t] for t in _NEVER]] = -np.inf
+        banned[[vocab.index[t] for t in NEVER_CHOSEN]] = -np.inf
         self._banned = tf.constant(banned)
         after_end = np.full(len(vocab), -np.inf, np.float32)
         after_end[vocab.index[PAD]] = 0.0
@@ -180,8 +177,6 @@ class AttentionStepDecoder(StepDecoder):
 
 def decoder_for(model: keras.Model, vocab: Vocabulary) -> StepDecoder:
     """The step-by-step decoder of a merge or an attention model."""
-    from helpers.models import is_attention_model
-
     kind = AttentionStepDecoder if is_attention_model(model) else StepDecoder
     return kind(model, vocab)
 
@@ -357,37 +352,3 @@ def caption_images(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
     if method.startswith("beam") and method[4:].isdigit():
         return beam_search(model, features, vocab, beam_size=int(method[4:]), **options)
     raise ValueError(f"unknown decoding method {method!r}: use 'greedy' or 'beam3', 'beam5', ...")
-
-
-def classic_greedy_decode(model: keras.Model, features: np.ndarray, vocab: Vocabulary) -> list[str]:
-    """The classic tutorials' loop, for comparison: one ``predict`` per word per image.
-
-    Each call re-reads the whole prefix, padded to the maximum length. Slow on
-    purpose; the decoding benchmark and the quality sweep compare it with
-    :func:`greedy_decode` (notebook 06 writes its own plain loop).
-    """
-    from helpers.models import next_word_model
-
-    classic = next_word_model(model)
-    banned = [vocab.index[t] for t in _NEVER]
-    captions = []
-    for feature in features:
-        prefix = [vocab.index[START]]
-        while len(prefix) < vocab.max_length:
-            padded = np.array(vocab.pad([prefix]), dtype=np.int32)
-            probs = classic.predict([feature[None], padded], verbose=0)[0]
-            probs[banned] = -1.0
-            word = int(np.argmax(probs))
-            prefix.append(word)
-            if word == vocab.index[END]:
-                break
-        captions.append(vocab.decode(prefix))
-    return captions
-
-
-def save_captions(run_dir: str | Path, split: str, names: list[str],
-                  by_method: dict[str, Decoded]) -> Path:
-    """Write ``captions_<split>.json``: for each image, its caption by each decoding method."""
-    table = {name: {m: d.captions[i] for m, d in by_method.items()}
-             for i, name in enumerate(names)}
-    return write_atomically(Path(run_dir) / f"captions_{split}.json", json.dumps(table, indent=1))

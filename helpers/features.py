@@ -30,101 +30,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
-from helpers.config import check_encoder, write_atomically
+from helpers.encoders import encoder_spec
+from helpers.images import IMAGE_SIZE, image_batches
+from helpers.runtime import write_atomically
+from helpers.shapes_vgg import load_shapes_vgg, pretrain, weights_id
 
-IMAGE_SIZE = 224
-FC2_LAYER, GRID_LAYER = "fc2", "block5_conv3"
-FC2_DIM, GRID_SHAPE = 4096, (14, 14, 512)
-# ImageNet's mean pixel in BGR order, as VGG16 was trained ("caffe" preprocessing).
-VGG_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
-
-
-class ImageLoadError(ValueError):
-    """An image file that cannot be read; the message names the file."""
+FC2_LAYER = "fc2"  # every encoder of the registry names its image vector so
 
 
 class EncoderWeightsError(RuntimeError):
     """The encoder's weights could not be had; the message lists the offline choices."""
-
-
-# --------------------------------------------------------------------------
-# Images in, arrays out
-# --------------------------------------------------------------------------
-
-
-def read_rgb(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
-    """Any image file as a ``size x size x 3`` uint8 RGB array.
-
-    JPEG or PNG whatever the file's suffix says; grayscale, palette, CMYK and
-    RGBA images are converted (transparency becomes white). A file that is not
-    an image raises :class:`ImageLoadError` naming it.
-    """
-    try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("RGBA", "LA") or "transparency" in image.info:
-                rgba = image.convert("RGBA")
-                image = Image.new("RGB", rgba.size, "white")
-                image.paste(rgba, mask=rgba.getchannel("A"))
-            image = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-            return np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        raise ImageLoadError(f"cannot read image {path}: {err}") from None
-
-
-def preprocess(rgb: np.ndarray) -> np.ndarray:
-    """VGG16's own preprocessing: RGB to BGR, minus ImageNet's mean pixel.
-
-    The same as ``keras.applications.vgg16.preprocess_input``, written out so
-    you can see it (and so loading images needs no TensorFlow).
-    """
-    return rgb[..., ::-1].astype(np.float32) - VGG_MEAN_BGR
-
-
-def load_image(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
-    """An image file ready for VGG16: ``size x size x 3`` float32, preprocessed."""
-    return preprocess(read_rgb(path, size))
-
-
-# --------------------------------------------------------------------------
-# The encoder
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EncoderLayers:
-    """The two layers a feature cache keeps from an encoder, and their shapes."""
-
-    fc2: str
-    grid: str
-    fc2_dim: int
-    grid_shape: tuple[int, int, int]
-
-
-def encoder_layers(encoder: str = "vgg16") -> EncoderLayers:
-    """Names and shapes of ``fc2`` and the conv grid of ``encoder``."""
-    if encoder == "vgg16":
-        return EncoderLayers(FC2_LAYER, GRID_LAYER, FC2_DIM, GRID_SHAPE)
-    from helpers import shapes_vgg
-
-    recipe = shapes_vgg.recipe_for(encoder)
-    grid_side = IMAGE_SIZE // 16  # halved, then three pools: 224 / 16 = 14
-    return EncoderLayers(shapes_vgg.FC2_LAYER, shapes_vgg.GRID_LAYER, recipe.fc_dim,
-                         (grid_side, grid_side, recipe.blocks[3][0]))
-
-
-def is_pretrained(weights: str, encoder: str = "vgg16") -> bool:
-    """Whether an encoder with these ``weights`` was trained (ImageNet, or a weights file).
-
-    ``"none"`` is a randomly initialised network: its activations have an
-    arbitrary scale, so the captioner standardises them (notebook 04). A path
-    to a weights file counts as pretrained: it is how ImageNet weights are used
-    offline, and it must behave exactly like ``"imagenet"``. ``shapes-vgg`` is
-    always pretrained (notebook 02); ``weights`` are VGG16's only.
-    """
-    return encoder != "vgg16" or str(weights) != "none"
 
 
 def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0,
@@ -141,17 +57,14 @@ def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0,
     """
     import keras
 
-    check_encoder(encoder)
-    if encoder != "vgg16":
-        from helpers.shapes_vgg import load_shapes_vgg
-
+    spec = encoder_spec(encoder)
+    layers = [spec.fc2, spec.grid] if grid else [spec.fc2]
+    if spec.family == "shapes-vgg":
         if data_dir is None:
             raise ValueError(f"build_encoder(encoder={encoder!r}) needs data_dir: the data "
                              "folder that holds (or will hold) its pretrained weights, "
                              "settings.data_dir in the notebooks")
         base = load_shapes_vgg(data_dir, encoder, progress=progress)
-        names = encoder_layers(encoder)
-        layers = [names.fc2, names.grid] if grid else [names.fc2]
         outputs = [base.get_layer(name).output for name in layers]
         return keras.Model(base.input, outputs, name=encoder.replace("-", "_") + "_encoder")
     if weights == "none":
@@ -179,50 +92,8 @@ def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0,
             base = keras.applications.VGG16(weights=str(path))
         except Exception as err:
             raise EncoderWeightsError(f"{path} is not a VGG16 weights file: {err}") from err
-    layers = [FC2_LAYER, GRID_LAYER] if grid else [FC2_LAYER]
     outputs = [base.get_layer(name).output for name in layers]
     return keras.Model(base.input, outputs, name="vgg16_encoder")
-
-
-# --------------------------------------------------------------------------
-# The batched tf.data pipeline
-# --------------------------------------------------------------------------
-
-
-def _load_or_blank(path: bytes) -> tuple[np.ndarray, bool]:
-    try:
-        return load_image(path.decode()), True
-    except ImageLoadError:
-        return np.zeros((IMAGE_SIZE, IMAGE_SIZE, 3), np.float32), False
-
-
-def image_batches(paths: list[str], batch_size: int = 32):
-    """A ``tf.data`` pipeline of ``(images, readable)`` batches.
-
-    Decoding and resizing run in parallel threads (``num_parallel_calls``) and
-    ``prefetch`` prepares the next batch while VGG16 works on this one, so the
-    network, not the disk, sets the pace. Unreadable files come out as blank
-    images with ``readable`` False instead of stopping the pipeline.
-    """
-    import tensorflow as tf
-
-    def load(path):
-        image, ok = tf.numpy_function(_load_or_blank, [path], [tf.float32, tf.bool])
-        image.set_shape((IMAGE_SIZE, IMAGE_SIZE, 3))
-        ok.set_shape(())
-        return image, ok
-
-    return (
-        tf.data.Dataset.from_tensor_slices(paths)
-        .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .batch(batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-
-
-# --------------------------------------------------------------------------
-# The cache
-# --------------------------------------------------------------------------
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -355,20 +226,20 @@ def cache_settings(dataset_name: str, weights: str, grid: bool, encoder: str = "
     when its pretraining finished, from :func:`helpers.shapes_vgg.weights_id`)
     stands for the weights, so weights pretrained again mean features made again.
     """
-    names = encoder_layers(encoder)
-    if encoder == "vgg16":
+    spec = encoder_spec(encoder)
+    if spec.takes_weights:
         made_by = {"encoder": "VGG16", "weights": weights}
     else:
         made_by = {"encoder": encoder, "weights": pretrained}
     return {
         "dataset": dataset_name,
         **made_by,
-        "layers": [names.fc2, names.grid] if grid else [names.fc2],
+        "layers": [spec.fc2, spec.grid] if grid else [spec.fc2],
         "image_size": IMAGE_SIZE,
     }
 
 
-def _covers(cached: dict, wanted: dict) -> bool:
+def _cache_holds(cached: dict, wanted: dict) -> bool:
     """True when a cache made with ``cached`` settings holds everything ``wanted`` asks for."""
     same = {k: v for k, v in cached.items() if k != "layers"}
     return (same == {k: v for k, v in wanted.items() if k != "layers"}
@@ -398,19 +269,17 @@ def extract_features(
     folder = Path(run_dir) / "features"
     cache = FeatureCache(folder)
     pretrained = None
-    if check_encoder(encoder) != "vgg16":  # pretrained first (once), so its weights are known
-        from helpers.shapes_vgg import pretrain, weights_id
-
+    layer_names = encoder_spec(encoder)
+    if layer_names.family == "shapes-vgg":  # pretrained first (once), so its weights are known
         if data_dir is None:
             raise ValueError(f"extract_features(encoder={encoder!r}) needs data_dir, the folder "
                              "of its pretrained weights (settings.data_dir)")
         pretrained = weights_id(pretrain(data_dir, encoder, progress=progress))
     wanted = cache_settings(dataset.name, weights, grid, encoder, pretrained)
-    layer_names = encoder_layers(encoder)
     names = sorted(dataset.captions)
     meta_path = folder / "meta.json"
     meta = cache.meta if meta_path.exists() else None
-    if meta is not None and not grid and _covers(meta["settings"], wanted):
+    if meta is not None and not grid and _cache_holds(meta["settings"], wanted):
         wanted = meta["settings"]  # a cache that also holds the grid serves fc2 as it is
     if meta is None or meta["settings"] != wanted or meta["names"] != names:
         shutil.rmtree(folder, ignore_errors=True)  # stale or absent: start afresh

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from nltk.translate.bleu_score import corpus_bleu
 
-from helpers.config import write_atomically
+from helpers.runtime import write_atomically
 from helpers.text import SPECIAL, clean_caption
 
 BLEU_WEIGHTS = {

@@ -91,21 +91,6 @@ def build_caption_model(
     return keras.Model([features, tokens], probs, name=name)
 
 
-def next_word_model(model: keras.Model) -> keras.Model:
-    """The classic formulation with the same weights: one prefix in, one next word out.
-
-    ``[features (batch, 4096), prefix (batch, max_length)] -> (batch, vocab)``,
-    where each prefix is post-padded with zeros. Training this on every
-    (prefix, next word) pair is what the classic tutorials do; notebook 05 shows
-    it predicts exactly what the whole-caption model predicts.
-    """
-    features = keras.Input(shape=model.inputs[0].shape[1:], name="features")
-    prefix = keras.Input(shape=(None,), dtype="int32", name="prefix")
-    per_position = model([features, prefix])
-    return keras.Model([features, prefix], LastStep(name="last_step")(per_position, prefix),
-                       name="next_word")
-
-
 def vocab_size_of(model: keras.Model) -> int:
     """How many words the model's output layer chooses from."""
     return int(model.output_shape[-1])

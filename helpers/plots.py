@@ -16,7 +16,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-from helpers.data import CaptionDataset
+from helpers.dataset import CaptionDataset
+from helpers.images import read_rgb
+from helpers.metrics import tokens
 from helpers.text import clean_caption
 
 
@@ -166,8 +168,6 @@ def save_figure(fig: Figure, run_dir: str | Path, name: str) -> Path:
 def _picture(image) -> np.ndarray:
     """A path or an array as an RGB array for ``imshow``."""
     if isinstance(image, str | Path):
-        from helpers.features import read_rgb
-
         return read_rgb(image)
     return np.asarray(image)
 
@@ -251,8 +251,6 @@ def plot_length_distributions(
     run_dir: str | Path | None = None,
 ) -> Figure:
     """Words per caption: each decoding method against the human captions (notebook 07)."""
-    from helpers.metrics import tokens
-
     human = [len(tokens(r)) for refs in references for r in refs]
     made = {method: [len(tokens(c)) for c in captions] for method, captions in generated.items()}
     longest = max([*human, *(max(v) for v in made.values())])
@@ -307,7 +305,7 @@ def plot_truth_confusion(confusion: Mapping[str, Mapping], run_dir: str | Path |
                          title: str = "") -> Figure:
     """Heat maps of what captions said against what the pictures held (shapes world, notebook 07).
 
-    ``confusion`` is :func:`helpers.shapes.truth_confusion`'s result. Each row
+    ``confusion`` is :func:`helpers.shapes_truth.truth_confusion`'s result. Each row
     is normalised to 100%: of the captions of pictures holding the row, the
     share that said the column. The diagonal is right.
     """

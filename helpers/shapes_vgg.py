@@ -36,209 +36,32 @@ resumes from its last finished epoch.
 
 from __future__ import annotations
 
-import io
 import json
-import math
 import os
-import random
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
-from helpers.config import write_atomically
-from helpers.shapes import BACKGROUNDS, COLOURS, IMAGE_SIZE, SHAPES, SIZES, _polygon
+from helpers.encoders import SHAPES_VGG_GRID, Recipe, encoder_spec
+from helpers.images import IMAGE_SIZE, preprocess
+from helpers.runtime import write_atomically
+from helpers.shapes_scenes import (
+    ATTRIBUTES,
+    LABELS,
+    PATCH_SIZE,
+    PATCH_TASKS,
+    group_accuracy,
+    make_patch_set,
+    make_pretraining_set,
+)
 
 NAME = "shapes-vgg"
+
+
 WEIGHTS_FILE = "weights.weights.h5"
-FC2_LAYER, GRID_LAYER = "fc2", "block4_conv2"
-
-COUNTS = (1, 2, 3)
-PAIRS = tuple((c, s) for c in COLOURS for s in SHAPES)
-LABELS = (
-    [f"colour:{c}" for c in COLOURS]
-    + [f"shape:{s}" for s in SHAPES]
-    + [f"size:{s}" for s in SIZES]
-    + [f"count:{n}" for n in COUNTS]
-    + [f"background:{b}" for b in BACKGROUNDS]
-    + [f"pair:{c} {s}" for c, s in PAIRS]
-)
-"""What the pretraining predicts, one sigmoid output each (multi-label)."""
-
-ATTRIBUTES = ("colour", "shape", "size", "count", "background", "pair")
-"""Label groups; the card reports how often each group is predicted exactly."""
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything that makes a pretrained ``shapes-vgg``; another recipe means other weights."""
-
-    name: str
-    train_images: int
-    test_images: int
-    epochs: int
-    blocks: tuple[tuple[int, int], ...] = ((16, 1), (32, 1), (64, 2), (128, 2), (128, 1))
-    fc_dim: int = 1024
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    patches: int = 12000  # stage a: single-object pictures
-    patch_epochs: int = 2
-    frozen_blocks: int = 3  # stage b keeps blocks 1..frozen_blocks as stage a left them
-    seed: int = 1234  # the pretraining scenes' own seed, not the captioning world's
-    version: int = 2  # bump when the drawing or the network changes
-
-    def __post_init__(self):
-        if len(self.blocks) != 5 or self.blocks[3][1] != 2:
-            raise ValueError(f"recipe {self.name!r}: the network needs five blocks, the fourth "
-                             f"of two convolutions (its second, {GRID_LAYER}, is the grid); "
-                             f"got {self.blocks}")
-
-    @property
-    def key(self) -> str:
-        """A short name for the cache folder."""
-        import hashlib
-
-        text = json.dumps(asdict(self), sort_keys=True)
-        return f"{self.name}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
-
-
-RECIPES = {
-    "shapes-vgg": Recipe("shapes-vgg", train_images=2000, test_images=400, epochs=9),
-    "shapes-vgg-small": Recipe("shapes-vgg-small", train_images=1200, test_images=200, epochs=8,
-                               patches=8000),
-}
-"""The tutorial's encoder and a faster variant that serves the test world."""
-
-
-# --------------------------------------------------------------------------
-# The pretraining scenes: the shapes world, drawn with more variety
-# --------------------------------------------------------------------------
-
-
-def _rotated_outline(shape: str, x: float, y: float, r: float, angle: float):
-    """The corners of ``shape`` (as the captioning world draws it) centred on (x, y), turned."""
-    cos, sin = math.cos(angle), math.sin(angle)
-    return [(x + px * cos - py * sin, y + px * sin + py * cos)
-            for px, py in _polygon(shape, 0, 0, r)]
-
-
-def _jitter(rgb: tuple[int, int, int], rng: random.Random, amount: int) -> tuple[int, ...]:
-    return tuple(min(255, max(0, v + rng.randint(-amount, amount))) for v in rgb)
-
-
-def varied_scene(rng: random.Random) -> tuple[dict, list[dict]]:
-    """A random scene for pretraining: background and 1-3 objects placed anywhere, apart."""
-    count = rng.choice(COUNTS)
-    background = rng.choice(list(BACKGROUNDS))
-    things: list[dict] = []
-    while len(things) < count:
-        size = rng.choice(list(SIZES))
-        r = SIZES[size] * rng.uniform(0.8, 1.15)
-        x, y = rng.uniform(r + 2, IMAGE_SIZE - r - 2), rng.uniform(r + 2, IMAGE_SIZE - r - 2)
-        if all(math.hypot(x - t["x"], y - t["y"]) > r + t["r"] + 4 for t in things):
-            things.append({
-                "shape": rng.choice(SHAPES), "size": size, "r": r, "x": x, "y": y,
-                "colour": rng.choice([c for c in COLOURS if c != background]),
-                "angle": rng.uniform(-0.3, 0.3),
-            })
-    return {"background": background}, things
-
-
-def draw_varied(background: str, things: list[dict], rng: random.Random,
-                side: int = IMAGE_SIZE) -> np.ndarray:
-    """Render a pretraining scene as (side, side, 3) uint8, with texture, noise and JPEG."""
-    smooth = rng.random() < 0.5  # draw at twice the size and shrink: antialiased edges
-    scale = 2 if smooth else 1
-    base = np.array(_jitter(BACKGROUNDS[background], rng, 12), dtype=np.float32)
-    # a gentle gradient across the picture, as uneven light would give
-    gx, gy = rng.uniform(-18, 18), rng.uniform(-18, 18)
-    ramp = np.linspace(-1, 1, side, dtype=np.float32)
-    canvas = base + gx * ramp[None, :, None] + gy * ramp[:, None, None]
-    image = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
-    image = image.resize((side * scale, side * scale))
-    pen = ImageDraw.Draw(image)
-    for t in things:
-        fill = _jitter(COLOURS[t["colour"]], rng, 20)
-        x, y, r = t["x"] * scale, t["y"] * scale, t["r"] * scale
-        if t["shape"] == "circle":
-            pen.ellipse((x - r, y - r, x + r, y + r), fill=fill)
-        else:
-            pen.polygon(_rotated_outline(t["shape"], x, y, r, t["angle"]), fill=fill)
-    if smooth:
-        image = image.resize((side, side), Image.Resampling.BOX)
-    pixels = np.asarray(image, dtype=np.float32)
-    noise = np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(0, 12), pixels.shape)
-    image = Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=rng.randint(35, 95))
-    buffer.seek(0)
-    return np.asarray(Image.open(buffer).convert("RGB"))
-
-
-def labels_of(background: str, things: list[dict]) -> np.ndarray:
-    """The multi-label target of a scene (see :data:`LABELS`); works for captioning scenes too."""
-    get = (lambda t, k: t[k]) if isinstance(things[0], dict) else getattr
-    present = {f"background:{background}", f"count:{len(things)}"}
-    for t in things:
-        colour, shape, size = get(t, "colour"), get(t, "shape"), get(t, "size")
-        present |= {f"colour:{colour}", f"shape:{shape}", f"size:{size}",
-                    f"pair:{colour} {shape}"}
-    return np.array([label in present for label in LABELS], dtype=np.float32)
-
-
-def make_pretraining_set(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` varied scenes from ``seed``: images (n, 224, 224, 3) uint8 and labels (n, labels)."""
-    rng = random.Random(seed)
-    images = np.empty((n, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
-    labels = np.empty((n, len(LABELS)), np.float32)
-    for i in range(n):
-        scene, things = varied_scene(rng)
-        images[i] = draw_varied(scene["background"], things, rng)
-        labels[i] = labels_of(scene["background"], things)
-    return images, labels
-
-
-PATCH_SIZE = 80
-"""Side of a single-object picture (stage a): the largest object, turned, fits."""
-
-PATCH_TASKS = {"shape": SHAPES, "colour": tuple(COLOURS), "background": tuple(BACKGROUNDS)}
-"""What stage a predicts about its one object, one softmax each."""
-
-
-def one_object(rng: random.Random) -> tuple[str, dict]:
-    """A single random object near the middle of a :data:`PATCH_SIZE` picture."""
-    background = rng.choice(list(BACKGROUNDS))
-    size = rng.choice(list(SIZES))
-    r = SIZES[size] * rng.uniform(0.8, 1.15)
-    middle = PATCH_SIZE / 2
-    slack = max(0.0, min(8.0, middle - 1.05 * r - 1))  # a turned outline reaches past r
-    return background, {
-        "shape": rng.choice(SHAPES), "size": size, "r": r,
-        "x": middle + rng.uniform(-slack, slack), "y": middle + rng.uniform(-slack, slack),
-        "colour": rng.choice([c for c in COLOURS if c != background]),
-        "angle": rng.uniform(-0.3, 0.3),
-    }
-
-
-def make_patch_set(n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """``n`` single-object pictures (n, 80, 80, 3) uint8 and, per task, each one's class index."""
-    rng = random.Random(seed)
-    images = np.empty((n, PATCH_SIZE, PATCH_SIZE, 3), np.uint8)
-    targets = {task: np.empty(n, np.int32) for task in PATCH_TASKS}
-    for i in range(n):
-        background, thing = one_object(rng)
-        images[i] = draw_varied(background, [thing], rng, side=PATCH_SIZE)
-        for task, classes in PATCH_TASKS.items():
-            targets[task][i] = classes.index(background if task == "background" else thing[task])
-    return images, targets
-
-
-# --------------------------------------------------------------------------
-# The network
-# --------------------------------------------------------------------------
 
 
 def build_shapes_vgg(recipe: Recipe):
@@ -280,7 +103,7 @@ def build_shapes_vgg(recipe: Recipe):
         x = rescale(x)
         for name, _ in convs:
             x = made[name](x)
-            if name == GRID_LAYER:
+            if name == SHAPES_VGG_GRID:
                 grid = x
             block, conv = name[5], name.split("conv")[1]
             if int(conv) == recipe.blocks[int(block) - 1][1]:  # the block's last conv
@@ -303,8 +126,6 @@ def halve(images: np.ndarray) -> np.ndarray:
     Exactly what the encoder's first two steps do (the feature pipeline's
     preprocessing, then 2x2 average pooling), done once before pretraining.
     """
-    from helpers.features import preprocess
-
     half = images.shape[1] // 2
     out = np.empty((len(images), half, half, 3), np.float32)
     for start in range(0, len(images), 256):  # in slices: a float copy of all is large
@@ -335,38 +156,17 @@ def build_object_trainer(trainer, recipe: Recipe):
     return keras.Model(picture, heads, name="one_object")
 
 
-# --------------------------------------------------------------------------
-# Pretraining, cached under the data folder
-# --------------------------------------------------------------------------
-
-
-def recipe_for(encoder: str) -> Recipe:
-    """The recipe of a ``shapes-vgg`` encoder name; a clear error for any other name."""
-    if encoder not in RECIPES:
-        raise ValueError(f"{encoder!r} is not a shapes-vgg encoder; choose one of "
-                         f"{', '.join(RECIPES)}")
-    return RECIPES[encoder]
+def _recipe(encoder: str) -> Recipe:
+    """The pretraining recipe of a ``shapes-vgg`` encoder, from the registry."""
+    recipe = encoder_spec(encoder).recipe
+    if recipe is None:
+        raise ValueError(f"{encoder!r} is not a shapes-vgg encoder: it has no pretraining recipe")
+    return recipe
 
 
 def encoder_folder(data_dir: str | Path, recipe: Recipe) -> Path:
     """Where a recipe's weights and card live: ``<data dir>/encoders/<name>-<hash>/``."""
     return Path(data_dir) / "encoders" / recipe.key
-
-
-def group_accuracy(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """For each attribute, the share of scenes whose labels in that group are all right.
-
-    ``predicted`` holds probabilities (thresholded at 0.5) or 0/1 labels. For
-    ``colour`` it is the share of scenes whose *exact set* of colours was
-    predicted: every colour present found, no absent one claimed.
-    """
-    guess = np.asarray(predicted) >= 0.5
-    truth = np.asarray(truth) >= 0.5
-    result = {}
-    for attribute in ATTRIBUTES:
-        columns = [i for i, label in enumerate(LABELS) if label.startswith(attribute + ":")]
-        result[attribute] = float(np.mean(np.all(guess[:, columns] == truth[:, columns], axis=1)))
-    return result
 
 
 def weights_id(card: dict) -> str:
@@ -376,7 +176,7 @@ def weights_id(card: dict) -> str:
 
 def load_card(data_dir: str | Path, encoder: str) -> dict | None:
     """The card of a finished pretraining, or None when there is none yet."""
-    path = encoder_folder(data_dir, recipe_for(encoder)) / "card.json"
+    path = encoder_folder(data_dir, _recipe(encoder)) / "card.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -442,7 +242,7 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
     """
     import keras
 
-    recipe = recipe_for(encoder)
+    recipe = _recipe(encoder)
     folder = encoder_folder(data_dir, recipe)
     card_path, weights_path = folder / "card.json", folder / WEIGHTS_FILE
     if card_path.exists() and weights_path.exists():
@@ -546,7 +346,7 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
 
 def load_shapes_vgg(data_dir: str | Path, encoder: str = NAME, progress: bool = True):
     """The pretrained network on 224x224 inputs, label heads included (pretrained if need be)."""
-    recipe = recipe_for(encoder)
+    recipe = _recipe(encoder)
     pretrain(data_dir, encoder, progress=progress)
     model, trainer = build_shapes_vgg(recipe)
     trainer.load_weights(encoder_folder(data_dir, recipe) / WEIGHTS_FILE)  # shared layers
@@ -555,35 +355,4 @@ def load_shapes_vgg(data_dir: str | Path, encoder: str = NAME, progress: bool = 
 
 def remove_pretraining(data_dir: str | Path, encoder: str = NAME) -> None:
     """Delete a recipe's cached weights and card, so the next use pretrains again."""
-    shutil.rmtree(encoder_folder(data_dir, recipe_for(encoder)), ignore_errors=True)
-
-
-# --------------------------------------------------------------------------
-# How much do features tell? A linear probe
-# --------------------------------------------------------------------------
-
-
-def probe(train_features: np.ndarray, train_labels: np.ndarray, test_features: np.ndarray,
-          test_labels: np.ndarray, ridge: float = 1.0) -> dict[str, float]:
-    """Fit a linear read-out of the labels on frozen features; held-out accuracy per attribute.
-
-    The classic test of features (notebook 02): if a straight line through
-    them separates "has a red object" from "has none", the captioner can read
-    it off too. Features are standardised with the training set's statistics;
-    the read-out is ridge regression, solved in closed form (no training loop).
-    """
-    mean = train_features.mean(axis=0)
-    std = train_features.std(axis=0) + 1e-6
-    a, b = (train_features - mean) / std, (test_features - mean) / std
-    # (A Aᵀ + λI)⁻¹ Y: cheap when there are fewer images than features
-    kernel = a @ a.T
-    kernel += ridge * np.mean(np.diag(kernel)) * np.eye(len(a))
-    centred = train_labels - train_labels.mean(axis=0)
-    weights = a.T @ np.linalg.solve(kernel, centred)
-    predicted = b @ weights + train_labels.mean(axis=0)
-    return group_accuracy(predicted, test_labels)
-
-
-def scene_labels(scenes: dict, names: list[str]) -> np.ndarray:
-    """:func:`labels_of` for images of a captioning shapes world (from ``load_scenes``)."""
-    return np.stack([labels_of(scenes[n].background, list(scenes[n].things)) for n in names])
+    shutil.rmtree(encoder_folder(data_dir, _recipe(encoder)), ignore_errors=True)

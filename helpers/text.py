@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from helpers.config import write_atomically
+from helpers.runtime import write_atomically
 
 _NOT_LETTERS = re.compile(r"[^a-z ]+")
 

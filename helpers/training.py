@@ -25,7 +25,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,22 +32,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from helpers.config import write_atomically
-from helpers.features import is_pretrained
-from helpers.models import count_parameters, is_attention_model, vocab_size_of
-from helpers.text import Vocabulary, VocabularyError
+from helpers.encoders import encoder_spec, is_pretrained
+from helpers.models import count_parameters, is_attention_model
+from helpers.runs import HISTORY_FILE, _save_model, check_vocabulary, save_trained
+from helpers.runtime import write_atomically
+from helpers.text import Vocabulary
 
 BATCH_SIZE = 32
-MODEL_FILE, MODEL_META, HISTORY_FILE = "model.keras", "model.json", "history.csv"
 
 
 class TrainingDataError(ValueError):
     """Data that cannot be trained or evaluated on; the message says what to do."""
-
-
-# --------------------------------------------------------------------------
-# Data: encoded captions with their image features
-# --------------------------------------------------------------------------
 
 
 @dataclass
@@ -176,63 +170,9 @@ def feature_stats(cache, train_names: list[str], weights: str,
     so an untrained captioner starts close to uniform (notebook 04). ``layer``:
     the conv grid is standardised the same way, per channel (notebook 08).
     """
-    if encoder == "vgg16" and is_pretrained(weights, encoder):
+    if encoder_spec(encoder).takes_weights and is_pretrained(weights, encoder):
         return None
     return cache.normalizer(train_names, layer)
-
-
-# --------------------------------------------------------------------------
-# Saving and loading a trained model
-# --------------------------------------------------------------------------
-
-
-def _save_model(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(path.stem + ".tmp.keras")  # Keras insists on the .keras suffix
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
-def check_vocabulary(model: keras.Model, vocab: Vocabulary, where: str = "the model") -> None:
-    """Raise a clear error when the model's output layer and the vocabulary disagree."""
-    if vocab_size_of(model) != len(vocab):
-        raise VocabularyError(
-            f"{where} predicts {vocab_size_of(model)} words but the vocabulary has {len(vocab)}: "
-            "they come from different runs. Use the vocab.json saved with the model, or "
-            "train again (notebook 05) after building the vocabulary (notebook 03).")
-
-
-def save_trained(model: keras.Model, vocab: Vocabulary, run_dir: str | Path, **info) -> Path:
-    """Save ``model.keras`` and ``model.json`` (its vocabulary and what made it) in ``run_dir``."""
-    check_vocabulary(model, vocab)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _save_model(model, run_dir / MODEL_FILE)
-    meta = {"vocabulary": vocab.to_dict(), "model": model.name, **info}
-    write_atomically(run_dir / MODEL_META, json.dumps(meta, indent=1))
-    return run_dir / MODEL_FILE
-
-
-def load_trained(run_dir: str | Path) -> tuple[keras.Model, Vocabulary, dict]:
-    """The best model of a run, its vocabulary and what made it (``model.json``)."""
-    run_dir = Path(run_dir)
-    path = run_dir / MODEL_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: train a model first (notebook 05)")
-    try:
-        meta = json.loads((run_dir / MODEL_META).read_text())
-        words = meta["vocabulary"]
-        vocab = Vocabulary(words["words"], words["min_count"], words["max_length"])
-    except (FileNotFoundError, json.JSONDecodeError, KeyError) as err:
-        raise VocabularyError(f"{run_dir / MODEL_META} is missing or damaged ({err}); "
-                              "train again (notebook 05)") from None
-    model = keras.models.load_model(path)
-    check_vocabulary(model, vocab, where=str(path))
-    return model, vocab, meta
-
-
-# --------------------------------------------------------------------------
-# Training with checkpoints
-# --------------------------------------------------------------------------
 
 
 def _signature(model: keras.Model, vocab: Vocabulary, train: CaptionData, info: dict,
@@ -372,229 +312,3 @@ def fit(
         stopped_early=bool(state.get("stopped_early")),
         words_per_second=train.num_words * trained_epochs / elapsed if trained_epochs else 0.0,
     )
-
-
-def read_history(run_dir: str | Path) -> list[dict]:
-    """``history.csv`` of a run as a list of rows (numbers as floats)."""
-    with open(Path(run_dir) / HISTORY_FILE, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-# --------------------------------------------------------------------------
-# The classic way, for comparison (notebook 05 and benchmarks/)
-# --------------------------------------------------------------------------
-
-
-def classic_pair_batches(data: CaptionData, vocab_size: int, max_length: int):
-    """The classic tutorials' generator: per image, every ``(prefix, next word)`` pair.
-
-    Yields ``([features, prefixes], targets)`` with one row per pair of the
-    image's captions: each prefix padded to ``max_length``, each target a one-hot
-    vector over the vocabulary. It trains :func:`helpers.models.next_word_model`
-    with ``categorical_crossentropy``; one batch per image, endlessly.
-    """
-    by_image: dict[int, list[np.ndarray]] = {}
-    for index, sequence in zip(data.image_index, data.sequences):
-        by_image.setdefault(int(index), []).append(sequence)
-    eye = np.eye(vocab_size, dtype=np.float32)
-    while True:
-        for index, sequences in by_image.items():
-            prefixes, targets = [], []
-            for sequence in sequences:
-                for t in range(1, len(sequence)):
-                    prefix = np.zeros(max_length, np.int32)
-                    prefix[:t] = sequence[:t][-max_length:]
-                    prefixes.append(prefix)
-                    targets.append(eye[sequence[t]])
-            features = np.repeat(data.features[index][None], len(prefixes), axis=0)
-            yield [features, np.stack(prefixes)], np.stack(targets)
-
-
-def words_per_second(model: keras.Model, batches, steps: int, warmup: int = 2) -> float:
-    """Train ``model`` (compiled) on ``steps`` batches; predicted words per second.
-
-    A word is a non-padding target: a non-zero id, or a one-hot row.
-    """
-    iterator = iter(batches)
-    for _ in range(warmup):
-        model.train_on_batch(*next(iterator))
-    words, started = 0, time.perf_counter()
-    for _ in range(steps):
-        x, y = next(iterator)
-        model.train_on_batch(x, y)
-        y = np.asarray(y)
-        words += int((y != 0).sum()) if y.ndim == 2 and y.dtype.kind == "i" else len(y)
-    return words / (time.perf_counter() - started)
-
-
-# --------------------------------------------------------------------------
-# What a notebook needs from the notebooks before it
-# --------------------------------------------------------------------------
-
-
-@dataclass
-class Prepared:
-    """Dataset, feature cache and vocabulary of a run, and notes on what had to be rebuilt."""
-
-    settings: object
-    dataset: object
-    cache: object
-    vocab: Vocabulary
-    notes: list[str]
-
-    def split(self, name: str, grid: bool = False) -> CaptionData:
-        """The encoded captions and features of one split (``grid``: the conv grid, on disk)."""
-        layer = self.layers.grid if grid else None
-        return CaptionData.from_split(self.dataset, name, self.vocab, self.cache, layer)
-
-    @property
-    def layers(self):
-        """The encoder's ``fc2`` and grid layers and their shapes."""
-        from helpers.features import encoder_layers
-
-        return encoder_layers(self.settings.encoder)
-
-    @property
-    def feature_dim(self) -> int:
-        """How many numbers the encoder gives per image (VGG16: 4,096; shapes-vgg: 1,024)."""
-        return self.layers.fc2_dim
-
-    def _train_names(self) -> list[str]:
-        available = set(self.cache.available)
-        return [n for n in self.dataset.splits["train"] if n in available]
-
-    def feature_stats(self) -> tuple | None:
-        """Standardisation statistics for :func:`helpers.models.build_caption_model`."""
-        return feature_stats(self.cache, self._train_names(), self.settings.encoder_weights,
-                             self.settings.encoder)
-
-    def grid_stats(self) -> tuple | None:
-        """Per-channel statistics of the grid for :func:`helpers.models.build_attention_model`
-        (``None`` for ImageNet's VGG16, as for ``fc2``)."""
-        return feature_stats(self.cache, self._train_names(), self.settings.encoder_weights,
-                             self.settings.encoder, self.layers.grid)
-
-
-_GETTING = {
-    "flickr8k": "No Flickr8k in the data folder: downloading it (about 1 GB, a few minutes; "
-                "notebook 01 does this).",
-    "shapes": "No shapes world in the data folder: drawing it (seconds; notebook 01 does this).",
-}
-
-
-def prepare(settings, progress: bool = True, grid: bool = False) -> Prepared:
-    """Load the dataset, and the feature cache and vocabulary from the run folder.
-
-    Each notebook must run on its own in a fresh kernel (Colab gives each one a
-    fresh machine). The dataset is downloaded (Flickr8k) or drawn (shapes) when
-    it is missing, and what notebooks 02 and 03 would have left in the run
-    folder is rebuilt; ``notes`` says what had to be done. ``grid``: the cache
-    must also hold the conv grid (notebook 08).
-    """
-    from helpers.data import dataset_missing, load_dataset
-    from helpers.features import FeatureCache, extract_features
-    from helpers.text import DEFAULT_MIN_COUNT
-
-    notes = []
-    if dataset_missing(settings):  # a fresh machine: Colab gives one to every notebook
-        notes.append(_GETTING.get(settings.dataset, f"No {settings.dataset} in the data folder "
-                                                    "(notebook 01 says how to get it)."))
-    dataset = load_dataset(settings, download=True)
-    run_dir = Path(settings.run_dir)
-    cache = FeatureCache(run_dir / "features")
-    if grid and cache.complete and not (cache.folder / f"{_grid_layer(settings)}.npy").exists():
-        notes.append("The feature cache has no conv grid: extracting the features again, with "
-                     "the grid (notebook 02 with GRID = True does this).")
-    elif not cache.complete:
-        notes.append("No complete feature cache in the run folder: extracting the features now "
-                     "(notebook 02 does this).")
-        if settings.encoder != "vgg16":
-            from helpers.shapes_vgg import load_card
-
-            if load_card(settings.data_dir, settings.encoder) is None:
-                notes.append(f"No pretrained {settings.encoder} in {settings.data_dir}: "
-                             "pretraining it first (about 6 minutes on a 2-core CPU, once; "
-                             "notebook 02 does this).")
-    # reuses a matching cache at once, rebuilds a stale one, resumes an interrupted one
-    cache = extract_features(dataset, run_dir, weights=settings.encoder_weights, grid=grid,
-                             progress=progress, encoder=settings.encoder,
-                             data_dir=settings.data_dir)
-    path = run_dir / "vocab.json"
-    if path.exists():
-        vocab = Vocabulary.load(path)
-    else:
-        notes.append(f"No {path.name} in the run folder: fitting the vocabulary on the training "
-                     f"captions with min_count={DEFAULT_MIN_COUNT} (notebook 03 does this).")
-        train = [c for n in dataset.splits["train"] for c in dataset.captions[n]]
-        vocab = Vocabulary.fit(train, DEFAULT_MIN_COUNT)
-        vocab.save(path)
-    return Prepared(settings, dataset, cache, vocab, notes)
-
-
-def _grid_layer(settings) -> str:
-    from helpers.features import encoder_layers
-
-    return encoder_layers(settings.encoder).grid
-
-
-ATTENTION_FOLDER = "attention"  # the attention model's run folder, inside the run's (notebook 08)
-
-
-def model_dir(settings, attention: bool = False) -> Path:
-    """Where the run's merge model (notebook 05) or attention model (notebook 08) is kept."""
-    run_dir = Path(settings.run_dir)
-    return run_dir / ATTENTION_FOLDER if attention else run_dir
-
-
-def trained_model(prepared: Prepared, attention: bool = False,
-                  **fit_options) -> tuple[keras.Model, dict]:
-    """The best model of the run (notebook 05), trained now if there is none.
-
-    ``attention``: the attention model of notebook 08 instead, in
-    ``<run>/attention/`` (``prepared`` must hold the grid). Returns the model
-    and its ``model.json`` record; a note is added to ``prepared.notes`` when
-    the model had to be trained here.
-    """
-    from helpers.models import build_attention_model, build_caption_model
-
-    run_dir = model_dir(prepared.settings, attention)
-    if (run_dir / MODEL_FILE).exists():
-        model, vocab, meta = load_trained(run_dir)
-        wanted = run_info(prepared.settings, attention)
-        made_by = {"encoder_weights": meta.get("encoder_weights", wanted["encoder_weights"]),
-                   "seed": meta.get("seed", 0),  # models saved before the seed setting: seed 0
-                   "encoder": str(meta.get("encoder", "vgg16")).lower()}  # older: "VGG16"
-        if vocab.words == prepared.vocab.words and made_by == {
-            key: wanted[key] for key in made_by
-        }:
-            return model, meta
-        prepared.notes.append("The saved model was trained with another vocabulary, another "
-                              "encoder or its weights, or another seed.")
-    settings = prepared.settings
-    which, where = ("attention model", "notebook 08") if attention else ("model", "notebook 05")
-    prepared.notes.append(f"Training the {which} now ({settings.epochs} epochs; "
-                          f"{where} does this).")
-    if attention:
-        model = build_attention_model(len(prepared.vocab), grid_shape=prepared.layers.grid_shape,
-                                      grid_stats=prepared.grid_stats(), seed=settings.seed)
-    else:
-        model = build_caption_model(len(prepared.vocab), feature_dim=prepared.feature_dim,
-                                    feature_stats=prepared.feature_stats(), seed=settings.seed)
-    fit(model, prepared.vocab, prepared.split("train", attention),
-        prepared.split("val", attention), run_dir, epochs=settings.epochs, seed=settings.seed,
-        info=run_info(settings, attention), **fit_options)
-    model, _, meta = load_trained(run_dir)
-    return model, meta
-
-
-def run_info(settings, attention: bool = False) -> dict:
-    """What made a model or a score, stored beside it (``attention``: notebook 08's model)."""
-    weights = settings.encoder_weights
-    if settings.encoder != "vgg16":  # its weights are those of its pretraining (notebook 02)
-        from helpers.shapes_vgg import load_card, weights_id
-
-        card = load_card(settings.data_dir, settings.encoder)
-        weights = weights_id(card) if card else "not pretrained yet"
-    return {"dataset": settings.dataset, "encoder": settings.encoder,
-            "encoder_weights": weights,
-            "layer": _grid_layer(settings) if attention else "fc2", "seed": settings.seed}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from helpers.data import CaptionDataset, load_dataset
+from helpers.data import load_dataset
+from helpers.dataset import CaptionDataset
 from helpers.text import clean_caption, word_counts
 
 

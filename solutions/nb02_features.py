@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.features import FeatureCache, extract_features, image_batches
+from helpers.features import FeatureCache, extract_features
+from helpers.images import image_batches
 
 
 def interrupted_extraction(dataset, run_dir: str | Path, settings, batch_size: int = 8,
@@ -56,7 +57,7 @@ def layer_features(base, paths: list[str], layer: str, batch_size: int = 32) -> 
 def probe_layers(base, paths: list[str], truth: np.ndarray, layers=("fc1", "fc2"),
                  fit_share: float = 0.75) -> dict[str, dict[str, float]]:
     """Exercise 4: notebook 02's linear probe on each layer, with the same fit/held-out split."""
-    from helpers.shapes_vgg import probe
+    from helpers.shapes_scenes import probe
 
     fit = int(fit_share * len(paths))
     results = {}

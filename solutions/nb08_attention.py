@@ -27,7 +27,7 @@ def map_entropy(maps: np.ndarray) -> np.ndarray:
 def ratio_by(looked: Sequence[dict], key: str = "word") -> dict[object, float]:
     """Exercise 4: attention on the named object over a uniform map's share, per ``key``.
 
-    ``looked`` holds rows of :func:`helpers.shapes.attention_on_named`, each with
+    ``looked`` holds rows of :func:`helpers.shapes_truth.attention_on_named`, each with
     the ``key`` to group by (``"word"``, ``"kind"``, or one you add such as
     ``"objects"``). The ratio of a group is its mean attention on the object
     over its mean uniform share, as in the notebook.

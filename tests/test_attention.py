@@ -20,9 +20,11 @@ from helpers.models import (
     is_attention_model,
 )
 from helpers.plots import plot_attention, upsample_attention
-from helpers.shapes import IMAGE_SIZE, Scene, Thing, attention_on_named, object_mask
+from helpers.runs import load_trained, read_history, save_trained
+from helpers.shapes import IMAGE_SIZE, Scene, Thing
+from helpers.shapes_truth import attention_on_named, object_mask
 from helpers.text import END, START, Vocabulary
-from helpers.training import CaptionData, fit, load_trained, read_history, save_trained
+from helpers.training import CaptionData, fit
 
 GRID = (4, 4, 6)  # a tiny grid: 16 positions of 6 channels
 

@@ -13,14 +13,16 @@ import pytest
 from PIL import Image
 
 from helpers.caption import Captioner, CaptionRunError, caption_image, main
-from helpers.config import get_settings
 from helpers.data import load_dataset
 from helpers.decoding import greedy_decode
-from helpers.features import ImageLoadError, encoder_layers, extract_features
+from helpers.encoders import encoder_spec
+from helpers.features import extract_features
+from helpers.images import ImageLoadError
 from helpers.models import build_caption_model
+from helpers.runs import MODEL_META, run_info, save_trained
+from helpers.settings import get_settings
 from helpers.shapes import Scene, Thing, draw_scene
 from helpers.text import Vocabulary
-from helpers.training import MODEL_META, run_info, save_trained
 from tests.fixtures import sample_captions, write_official
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def save_run(run_dir: Path, vocab: Vocabulary, feature_dim: int | None = None, **info) -> Path:
     """A run folder as notebook 05 leaves it (an untrained model: captioning needs no skill)."""
     settings = get_settings()
-    dim = feature_dim or encoder_layers(settings.encoder).fc2_dim
+    dim = feature_dim or encoder_spec(settings.encoder).fc2_dim
     model = build_caption_model(len(vocab), feature_dim=dim, units=16, embedding_dim=8, seed=0)
     save_trained(model, vocab, run_dir, **{**run_info(settings), "epoch": 1, "val_loss": 1.0,
                                            **info})

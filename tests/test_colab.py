@@ -163,10 +163,10 @@ sys.meta_path[:] = [f for f in sys.meta_path
 def use_the_mirror(info=None):
     """Once the Setup cell has made `helpers` importable, download from the local mirror."""
     if "helpers" in sys.modules:
-        import helpers.data
+        import helpers.download
 
-        helpers.data.FLICKR8K_URL = {url!r}
-        helpers.data.FLICKR8K_IMAGES = {n_images}
+        helpers.download.FLICKR8K_URL = {url!r}
+        helpers.download.FLICKR8K_IMAGES = {n_images}
 
 
 get_ipython().events.register("pre_run_cell", use_the_mirror)

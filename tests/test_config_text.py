@@ -1,4 +1,4 @@
-"""Settings (helpers.config) and caption cleaning (helpers.text)."""
+"""Settings (helpers.settings) and caption cleaning (helpers.text)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.config import get_settings, repo_root
+from helpers.runtime import repo_root
+from helpers.settings import get_settings
 from helpers.text import clean_caption, word_counts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +105,7 @@ def test_word_counts_keep_the_article():
 
 def test_native_logs_go_to_the_file_not_the_screen(tmp_path):
     log = tmp_path / "native.log"
-    script = (f"import os; from helpers.config import send_native_logs_to; "
+    script = (f"import os; from helpers.runtime import send_native_logs_to; "
               f"send_native_logs_to({str(log)!r}); os.write(2, b'E0000 cuInit chatter')")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=ROOT, check=True)
@@ -115,7 +116,7 @@ def test_native_logs_go_to_the_file_not_the_screen(tmp_path):
 def test_native_logs_that_cannot_be_written_change_nothing(tmp_path):
     blocker = tmp_path / "a file"
     blocker.write_text("")
-    script = (f"import os; from helpers.config import send_native_logs_to; "
+    script = (f"import os; from helpers.runtime import send_native_logs_to; "
               f"print(send_native_logs_to({str(blocker / 'native.log')!r})); "
               f"os.write(2, b'still here')")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -127,7 +128,7 @@ def test_google_drive_keeps_data_and_runs_on_colab_only(tmp_path, monkeypatch):
     import sys
     import types
 
-    from helpers.config import use_google_drive
+    from helpers.runtime import use_google_drive
 
     monkeypatch.delenv("CAPTION_DATA_DIR", raising=False)
     monkeypatch.delenv("CAPTION_RUN_DIR", raising=False)

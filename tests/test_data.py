@@ -7,14 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers.config import get_settings
-from helpers.data import (
-    DatasetError,
-    DatasetNotFoundError,
-    detect_layout,
-    load_dataset,
-    normalize_image_name,
-)
+from helpers.data import load_dataset
+from helpers.dataset import DatasetError, DatasetNotFoundError
+from helpers.layouts import detect_layout, normalize_image_name
+from helpers.settings import get_settings
 from tests.fixtures import (
     sample_captions,
     write_jpeg,

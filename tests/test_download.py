@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.data import DatasetError, download_flickr8k, load_dataset
+from helpers.data import load_dataset
+from helpers.dataset import DatasetError
+from helpers.download import download_flickr8k
 from tests.fixtures import release_zips, sample_captions
 
 N_IMAGES = 6
@@ -85,8 +87,8 @@ def test_download_unpacks_official_layout_without_macos_files(tmp_path, server):
 
 def test_load_dataset_downloads_when_asked(tmp_path, server, monkeypatch):
     url, captions = server
-    monkeypatch.setattr("helpers.data.FLICKR8K_URL", url)
-    monkeypatch.setattr("helpers.data.FLICKR8K_IMAGES", N_IMAGES)
+    monkeypatch.setattr("helpers.download.FLICKR8K_URL", url)
+    monkeypatch.setattr("helpers.download.FLICKR8K_IMAGES", N_IMAGES)
     monkeypatch.setattr(download_flickr8k, "__defaults__", (url, N_IMAGES))
     ds = load_dataset("flickr8k", root=tmp_path / "f", download=True)
     assert ds.captions == captions
@@ -145,12 +147,12 @@ def test_unreachable_server_says_how_to_work_offline(tmp_path):
 def test_a_fresh_machine_gets_what_a_notebook_needs(tmp_path, server, monkeypatch):
     """As on a fresh Colab runtime (empty data and run folders), `prepare` downloads
     Flickr8k, extracts the features and fits the vocabulary, and says so."""
-    from helpers.config import get_settings
-    from helpers.training import prepare
+    from helpers.pipeline import prepare
+    from helpers.settings import get_settings
 
     url, captions = server
-    monkeypatch.setattr("helpers.data.FLICKR8K_URL", url)
-    monkeypatch.setattr("helpers.data.FLICKR8K_IMAGES", N_IMAGES)
+    monkeypatch.setattr("helpers.download.FLICKR8K_URL", url)
+    monkeypatch.setattr("helpers.download.FLICKR8K_IMAGES", N_IMAGES)
     settings = get_settings(dataset="flickr8k", data_dir=tmp_path / "data", encoder="vgg16",
                             run_dir=tmp_path / "run", encoder_weights="none")
     run = prepare(settings, progress=False)

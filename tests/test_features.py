@@ -7,18 +7,13 @@ import pytest
 from PIL import Image
 
 from helpers.data import load_dataset
-from helpers.features import (
-    FC2_DIM,
-    GRID_LAYER,
-    EncoderWeightsError,
-    ImageLoadError,
-    build_encoder,
-    extract_features,
-    load_image,
-    preprocess,
-    read_rgb,
-)
+from helpers.encoders import encoder_spec
+from helpers.features import EncoderWeightsError, build_encoder, extract_features
+from helpers.images import ImageLoadError, load_image, preprocess, read_rgb
 from tests.fixtures import write_jpeg
+
+VGG16 = encoder_spec("vgg16")
+FC2_DIM, GRID_LAYER = VGG16.fc2_dim, VGG16.grid
 
 
 @pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "CMYK", "P", "LA"])

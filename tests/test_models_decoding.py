@@ -7,13 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from helpers.decoding import (
-    beam_search,
-    caption_images,
-    classic_greedy_decode,
-    greedy_decode,
-)
-from helpers.models import build_caption_model, count_parameters, next_word_model
+from helpers.classic import classic_greedy_decode, next_word_model
+from helpers.decoding import beam_search, caption_images, greedy_decode
+from helpers.models import build_caption_model, count_parameters
 from helpers.text import END, Vocabulary, VocabularyError
 
 

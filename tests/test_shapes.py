@@ -13,14 +13,12 @@ from helpers.shapes import (
     BACKGROUNDS,
     COLOURS,
     SHAPES,
-    TRUTH_KINDS,
     Scene,
     Thing,
-    caption_truth,
     load_scenes,
     make_shapes_world,
-    truth_rates,
 )
+from helpers.shapes_truth import TRUTH_KINDS, caption_truth, truth_rates
 from helpers.text import clean_caption
 
 

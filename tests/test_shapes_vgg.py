@@ -6,20 +6,13 @@ import random
 import numpy as np
 import pytest
 
-from helpers import shapes_vgg
-from helpers.config import get_settings
-from helpers.features import build_encoder, encoder_layers, extract_features
+from helpers import encoders, shapes_scenes, shapes_vgg
+from helpers.encoders import SHAPES_VGG_GRID, Recipe, encoder_spec, shapes_vgg_spec
+from helpers.features import build_encoder, extract_features
+from helpers.settings import get_settings
 from helpers.shapes import IMAGE_SIZE, Scene, Thing, draw_scene, random_scene
-from helpers.shapes_vgg import (
-    ATTRIBUTES,
-    LABELS,
-    Recipe,
-    build_shapes_vgg,
-    group_accuracy,
-    labels_of,
-    pretrain,
-    probe,
-)
+from helpers.shapes_scenes import ATTRIBUTES, LABELS, group_accuracy, labels_of, probe
+from helpers.shapes_vgg import build_shapes_vgg, pretrain
 
 TINY = Recipe("shapes-vgg-tiny", train_images=24, test_images=8, epochs=2, batch_size=8,
               blocks=((4, 1), (4, 1), (8, 1), (8, 2), (8, 1)), fc_dim=16, patches=40,
@@ -28,7 +21,7 @@ TINY = Recipe("shapes-vgg-tiny", train_images=24, test_images=8, epochs=2, batch
 
 @pytest.fixture
 def tiny(monkeypatch):
-    monkeypatch.setitem(shapes_vgg.RECIPES, TINY.name, TINY)
+    monkeypatch.setitem(encoders.ENCODERS, TINY.name, shapes_vgg_spec(TINY))
     return TINY.name
 
 
@@ -45,31 +38,32 @@ def test_pretraining_scenes_vary_and_stay_on_the_canvas():
     rng = random.Random(3)
     sizes, angles = set(), set()
     for _ in range(40):
-        scene, things = shapes_vgg.varied_scene(rng)
+        scene, things = shapes_scenes.varied_scene(rng)
         assert 1 <= len(things) <= 3
         for t in things:
             assert t["r"] <= t["x"] <= IMAGE_SIZE - t["r"] and t["colour"] != scene["background"]
             sizes.add(round(t["r"]))
             angles.add(round(t["angle"], 2))
-        image = shapes_vgg.draw_varied(scene["background"], things, rng)
+        image = shapes_scenes.draw_varied(scene["background"], things, rng)
         assert image.shape == (IMAGE_SIZE, IMAGE_SIZE, 3) and image.dtype == np.uint8
     assert len(sizes) > 10 and len(angles) > 10  # not the captioning world's two sizes
 
 
 def test_single_object_pictures_hold_one_whole_object_and_say_what_it_is():
     images, targets = shapes_vgg.make_patch_set(30, seed=5)
-    assert images.shape == (30, shapes_vgg.PATCH_SIZE, shapes_vgg.PATCH_SIZE, 3)
+    assert images.shape == (30, shapes_scenes.PATCH_SIZE, shapes_scenes.PATCH_SIZE, 3)
     rng = random.Random(5)
     for k in range(30):
-        background, thing = shapes_vgg.one_object(rng)
-        shapes_vgg.draw_varied(background, [thing], rng, side=shapes_vgg.PATCH_SIZE)  # as made
+        background, thing = shapes_scenes.one_object(rng)
+        # as made
+        shapes_scenes.draw_varied(background, [thing], rng, side=shapes_scenes.PATCH_SIZE)
         reach = thing["r"] * 1.05  # a turned outline reaches a little past r
-        assert reach <= thing["x"] <= shapes_vgg.PATCH_SIZE - reach
-        assert reach <= thing["y"] <= shapes_vgg.PATCH_SIZE - reach
-        for task, classes in shapes_vgg.PATCH_TASKS.items():
+        assert reach <= thing["x"] <= shapes_scenes.PATCH_SIZE - reach
+        assert reach <= thing["y"] <= shapes_scenes.PATCH_SIZE - reach
+        for task, classes in shapes_scenes.PATCH_TASKS.items():
             said = background if task == "background" else thing[task]
             assert classes[targets[task][k]] == said
-    assert len(set(targets["shape"])) == len(shapes_vgg.PATCH_TASKS["shape"])
+    assert len(set(targets["shape"])) == len(shapes_scenes.PATCH_TASKS["shape"])
 
 
 def test_group_accuracy_asks_for_the_whole_set():
@@ -95,7 +89,7 @@ def test_layers_are_taken_by_name_as_in_vgg16():
     encoder, trainer = build_shapes_vgg(TINY)
     assert encoder.input.shape[1:] == (IMAGE_SIZE, IMAGE_SIZE, 3)
     assert encoder.get_layer("fc2").output.shape[1:] == (16,)
-    assert encoder.get_layer(shapes_vgg.GRID_LAYER).output.shape[1:] == (14, 14, 8)
+    assert encoder.get_layer(SHAPES_VGG_GRID).output.shape[1:] == (14, 14, 8)
     assert trainer.get_layer("fc2") is encoder.get_layer("fc2")  # one network, two inputs
 
 
@@ -123,8 +117,10 @@ def test_pretraining_is_cached_resumed_and_made_once(tiny, tmp_path, capsys):
 
     other = Recipe(**{**TINY.__dict__, "epochs": 3})
     assert shapes_vgg.encoder_folder(tmp_path, other) != folder  # another recipe, other weights
-    with pytest.raises(ValueError, match="not a shapes-vgg encoder"):
+    with pytest.raises(ValueError, match="Unknown encoder 'resnet'"):
         pretrain(tmp_path, "resnet")
+    with pytest.raises(ValueError, match="'vgg16' is not a shapes-vgg encoder"):
+        pretrain(tmp_path, "vgg16")
     with pytest.raises(ValueError, match="five blocks, the fourth of two convolutions"):
         Recipe("odd", 10, 10, 1, blocks=((8, 1),) * 5)
 
@@ -137,7 +133,7 @@ def test_the_test_encoder_sees_colours_and_shapes_on_the_captioning_worlds_drawi
     rng = random.Random(99)
     scenes = [random_scene(rng) for _ in range(120)]
     images = np.stack([np.asarray(draw_scene(s, noise_seed=k)) for k, s in enumerate(scenes)])
-    from helpers.features import preprocess
+    from helpers.images import preprocess
 
     predicted = encoder.predict(preprocess(images), batch_size=40, verbose=0)["labels"]
     truth = np.stack([labels_of(s.background, list(s.things)) for s in scenes])
@@ -159,13 +155,13 @@ def test_any_dataset_in_the_flickr8k_layout_takes_it_and_a_change_rebuilds(tmp_p
     world = load_dataset("flickr8k", root=root)
     cache = extract_features(world, tmp_path / "run", grid=True, encoder="shapes-vgg-small",
                              data_dir=settings.data_dir, progress=False)
-    layers = encoder_layers("shapes-vgg-small")
+    layers = encoder_spec("shapes-vgg-small")
     names = cache.available
     assert cache.meta["settings"]["encoder"] == "shapes-vgg-small"
     assert cache.get(names).shape == (10, layers.fc2_dim)
     assert cache.get(names, layers.grid).shape == (10, *layers.grid_shape)
     single = build_encoder(encoder="shapes-vgg-small", data_dir=settings.data_dir)
-    from helpers.features import load_image
+    from helpers.images import load_image
 
     one = single.predict(load_image(world.image_path(names[0]))[None], verbose=0)
     np.testing.assert_allclose(one[0], cache.get(names[:1])[0], rtol=1e-3, atol=1e-3)
@@ -175,8 +171,8 @@ def test_any_dataset_in_the_flickr8k_layout_takes_it_and_a_change_rebuilds(tmp_p
 
 
 def test_shapes_vgg_is_pretrained_and_its_runs_record_its_pretraining():
-    from helpers.features import is_pretrained
-    from helpers.training import run_info
+    from helpers.encoders import is_pretrained
+    from helpers.runs import run_info
 
     assert is_pretrained("none", "shapes-vgg")  # VGG16's weights setting does not apply
     assert not is_pretrained("none", "vgg16")

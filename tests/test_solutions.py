@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 
 from helpers.check import check_python, summary
-from helpers.config import get_settings
 from helpers.data import load_dataset
 from helpers.models import build_caption_model, count_parameters
+from helpers.runs import load_trained, read_history
+from helpers.settings import get_settings
 from helpers.shapes import Scene, Thing
 from helpers.text import Vocabulary, clean_caption, word_counts
-from helpers.training import CaptionData, fit, load_trained, read_history
+from helpers.training import CaptionData, fit
 from tests.fixtures import sample_captions, write_official
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,9 +203,12 @@ def test_nb02_group_separation_sees_groups_that_are_apart():
 
 
 def test_nb02_fc1_and_fc2_are_probed_from_the_pretrained_network():
-    from helpers.features import build_encoder, encoder_layers, image_batches
+    from helpers.encoders import encoder_spec
+    from helpers.features import build_encoder
+    from helpers.images import image_batches
     from helpers.shapes import load_scenes
-    from helpers.shapes_vgg import ATTRIBUTES, load_shapes_vgg, scene_labels
+    from helpers.shapes_scenes import ATTRIBUTES, scene_labels
+    from helpers.shapes_vgg import load_shapes_vgg
     from solutions.nb02_features import layer_features, probe_layers
 
     settings = get_settings()
@@ -217,7 +221,7 @@ def test_nb02_fc1_and_fc2_are_probed_from_the_pretrained_network():
     expected = np.concatenate([encoder(images, training=False).numpy()
                                for images, _ in image_batches(paths, 32)])
     np.testing.assert_allclose(fc2, expected, rtol=1e-4, atol=1e-5)
-    assert fc2.shape == (40, encoder_layers(settings.encoder).fc2_dim)
+    assert fc2.shape == (40, encoder_spec(settings.encoder).fc2_dim)
     truth = scene_labels(load_scenes(dataset.root), names)
     probes = probe_layers(base, paths, truth)
     assert set(probes) == {"fc1", "fc2"}

@@ -9,18 +9,11 @@ import numpy as np
 import pytest
 
 from helpers.data import load_dataset
-from helpers.features import is_pretrained
+from helpers.encoders import is_pretrained
 from helpers.models import build_caption_model
+from helpers.runs import load_trained, read_history
 from helpers.text import Vocabulary, VocabularyError
-from helpers.training import (
-    CaptionData,
-    TrainingDataError,
-    feature_stats,
-    fit,
-    load_trained,
-    masked_loss,
-    read_history,
-)
+from helpers.training import CaptionData, TrainingDataError, feature_stats, fit, masked_loss
 from tests.fixtures import sample_captions, write_official
 
 FEATURE_DIM = 16

@@ -18,11 +18,9 @@ from helpers.plots import (
     plot_truth_confusion,
     plot_vocabulary_use,
 )
-from helpers.shapes import (
+from helpers.shapes import Scene, Thing, draw_scene
+from helpers.shapes_truth import (
     CONFUSION_KINDS,
-    Scene,
-    Thing,
-    draw_scene,
     said_count,
     said_relation,
     share_right,

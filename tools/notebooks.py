@@ -1,6 +1,6 @@
 """Keep the notebooks tidy and their Colab parts generated from one setting: ``make format``.
 
-For every ``notebooks/NN_*.ipynb`` this writes, from ``helpers.config.REPO_URL``:
+For every ``notebooks/NN_*.ipynb`` this writes, from ``helpers.runtime.REPO_URL``:
 
 * the badge row at the end of the first cell (Open in Colab, View on GitHub),
   each pointing at the notebook's own file;
@@ -28,7 +28,7 @@ import re
 import sys
 from pathlib import Path
 
-from helpers.config import REPO_URL
+from helpers.runtime import REPO_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,7 @@ CHECKED = "# NBVAL_CHECK_OUTPUT"
 
 
 def repository() -> tuple[str, str]:
-    """``(owner/name, name)`` of :data:`helpers.config.REPO_URL`."""
+    """``(owner/name, name)`` of :data:`helpers.runtime.REPO_URL`."""
     owner_name = REPO_URL.removeprefix("https://github.com/").strip("/")
     return owner_name, owner_name.split("/")[1]
 

@@ -1,0 +1,155 @@
+"""What a notebook needs from the notebooks before it, rebuilt when missing (notebooks 05-08).
+
+Every notebook runs on its own in a fresh kernel (Colab gives each one a fresh
+machine). :func:`prepare` loads the dataset, the feature cache and the
+vocabulary of the run, making what is missing and saying so in ``notes``;
+:func:`load_or_train` returns the run's trained model, training it first when
+there is none. This is orchestration: it sits on top of every stage below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from helpers.data import dataset_missing, load_dataset
+from helpers.encoders import encoder_spec
+from helpers.features import FeatureCache, extract_features
+from helpers.models import build_attention_model, build_caption_model
+from helpers.runs import MODEL_FILE, load_trained, model_dir, run_info
+from helpers.shapes_vgg import load_card
+from helpers.text import DEFAULT_MIN_COUNT, Vocabulary
+from helpers.training import CaptionData, feature_stats, fit
+
+
+@dataclass
+class PreparedRun:
+    """Dataset, feature cache and vocabulary of a run, and notes on what had to be rebuilt."""
+
+    settings: object
+    dataset: object
+    cache: object
+    vocab: Vocabulary
+    notes: list[str]
+
+    def split(self, name: str, grid: bool = False) -> CaptionData:
+        """The encoded captions and features of one split (``grid``: the conv grid, on disk)."""
+        layer = self.layers.grid if grid else None
+        return CaptionData.from_split(self.dataset, name, self.vocab, self.cache, layer)
+
+    @property
+    def layers(self):
+        """The encoder's ``fc2`` and grid layers and their shapes."""
+        return encoder_spec(self.settings.encoder)
+
+    @property
+    def feature_dim(self) -> int:
+        """How many numbers the encoder gives per image (VGG16: 4,096; shapes-vgg: 1,024)."""
+        return self.layers.fc2_dim
+
+    def _train_names(self) -> list[str]:
+        available = set(self.cache.available)
+        return [n for n in self.dataset.splits["train"] if n in available]
+
+    def feature_stats(self) -> tuple | None:
+        """Standardisation statistics for :func:`helpers.models.build_caption_model`."""
+        return feature_stats(self.cache, self._train_names(), self.settings.encoder_weights,
+                             self.settings.encoder)
+
+    def grid_stats(self) -> tuple | None:
+        """Per-channel statistics of the grid for :func:`helpers.models.build_attention_model`
+        (``None`` for ImageNet's VGG16, as for ``fc2``)."""
+        return feature_stats(self.cache, self._train_names(), self.settings.encoder_weights,
+                             self.settings.encoder, self.layers.grid)
+
+
+_GETTING = {
+    "flickr8k": "No Flickr8k in the data folder: downloading it (about 1 GB, a few minutes; "
+                "notebook 01 does this).",
+    "shapes": "No shapes world in the data folder: drawing it (seconds; notebook 01 does this).",
+}
+
+
+def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
+    """Load the dataset, and the feature cache and vocabulary from the run folder.
+
+    Each notebook must run on its own in a fresh kernel (Colab gives each one a
+    fresh machine). The dataset is downloaded (Flickr8k) or drawn (shapes) when
+    it is missing, and what notebooks 02 and 03 would have left in the run
+    folder is rebuilt; ``notes`` says what had to be done. ``grid``: the cache
+    must also hold the conv grid (notebook 08).
+    """
+
+    notes = []
+    if dataset_missing(settings):  # a fresh machine: Colab gives one to every notebook
+        notes.append(_GETTING.get(settings.dataset, f"No {settings.dataset} in the data folder "
+                                                    "(notebook 01 says how to get it)."))
+    dataset = load_dataset(settings, download=True)
+    run_dir = Path(settings.run_dir)
+    cache = FeatureCache(run_dir / "features")
+    spec = encoder_spec(settings.encoder)
+    if grid and cache.complete and not (cache.folder / f"{spec.grid}.npy").exists():
+        notes.append("The feature cache has no conv grid: extracting the features again, with "
+                     "the grid (notebook 02 with GRID = True does this).")
+    elif not cache.complete:
+        notes.append("No complete feature cache in the run folder: extracting the features now "
+                     "(notebook 02 does this).")
+        if spec.recipe is not None and load_card(settings.data_dir, settings.encoder) is None:
+            notes.append(f"No pretrained {settings.encoder} in {settings.data_dir}: "
+                         "pretraining it first (a few minutes, once; notebook 02 does this).")
+    # reuses a matching cache at once, rebuilds a stale one, resumes an interrupted one
+    cache = extract_features(dataset, run_dir, weights=settings.encoder_weights, grid=grid,
+                             progress=progress, encoder=settings.encoder,
+                             data_dir=settings.data_dir)
+    path = run_dir / "vocab.json"
+    if path.exists():
+        vocab = Vocabulary.load(path)
+    else:
+        notes.append(f"No {path.name} in the run folder: fitting the vocabulary on the training "
+                     f"captions with min_count={DEFAULT_MIN_COUNT} (notebook 03 does this).")
+        train = [c for n in dataset.splits["train"] for c in dataset.captions[n]]
+        vocab = Vocabulary.fit(train, DEFAULT_MIN_COUNT)
+        vocab.save(path)
+    return PreparedRun(settings, dataset, cache, vocab, notes)
+
+
+def load_or_train(prepared: PreparedRun, attention: bool = False,
+                  **fit_options) -> tuple[keras.Model, dict]:
+    """The best model of the run (notebook 05), trained now if there is none.
+
+    ``attention``: the attention model of notebook 08 instead, in
+    ``<run>/attention/`` (``prepared`` must hold the grid). Returns the model
+    and its ``model.json`` record; a note is added to ``prepared.notes`` when
+    the model had to be trained here.
+    """
+
+    run_dir = model_dir(prepared.settings, attention)
+    if (run_dir / MODEL_FILE).exists():
+        model, vocab, meta = load_trained(run_dir)
+        wanted = run_info(prepared.settings, attention)
+        made_by = {"encoder_weights": meta.get("encoder_weights", wanted["encoder_weights"]),
+                   "seed": meta.get("seed", 0),  # models saved before the seed setting: seed 0
+                   "encoder": str(meta.get("encoder", "vgg16")).lower()}  # older: "VGG16"
+        if vocab.words == prepared.vocab.words and made_by == {
+            key: wanted[key] for key in made_by
+        }:
+            return model, meta
+        prepared.notes.append("The saved model was trained with another vocabulary, another "
+                              "encoder or its weights, or another seed.")
+    settings = prepared.settings
+    which, where = ("attention model", "notebook 08") if attention else ("model", "notebook 05")
+    prepared.notes.append(f"Training the {which} now ({settings.epochs} epochs; "
+                          f"{where} does this).")
+    if attention:
+        model = build_attention_model(len(prepared.vocab), grid_shape=prepared.layers.grid_shape,
+                                      grid_stats=prepared.grid_stats(), seed=settings.seed)
+    else:
+        model = build_caption_model(len(prepared.vocab), feature_dim=prepared.feature_dim,
+                                    feature_stats=prepared.feature_stats(), seed=settings.seed)
+    fit(model, prepared.vocab, prepared.split("train", attention),
+        prepared.split("val", attention), run_dir, epochs=settings.epochs, seed=settings.seed,
+        info=run_info(settings, attention), **fit_options)
+    model, _, meta = load_trained(run_dir)
+    return model, meta
