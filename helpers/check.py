@@ -26,6 +26,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 from helpers.download import FLICKR8K_URL
 from helpers.runtime import in_colab, native_logs_to_file, repo_root
 from helpers.settings import get_settings
@@ -36,9 +39,9 @@ IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 IMAGENET_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
                 + IMAGENET_FILE)
 SETUP_INSTALLS_ON_COLAB = {"pycocoevalcap"}  # Colab lacks it; the Setup cells %pip install it
-PACKAGES = {  # distribution name: what it is for
+PACKAGES = {  # distribution name: what it is for; pyproject.toml declares each
     "numpy": "arrays", "pillow": "reading images", "matplotlib": "figures",
-    "scikit-learn": "feature projections (notebook 02)", "tqdm": "progress bars",
+    "scikit-learn": "feature projections, the linear probe (notebook 02)", "tqdm": "progress bars",
     "nltk": "BLEU (notebook 06)", "pycocoevalcap": "CIDEr, ROUGE-L, METEOR (notebook 06)",
 }
 
@@ -62,15 +65,27 @@ class Check:
 
 
 def _tested_versions(root: Path) -> dict[str, str]:
-    """``name -> version`` from ``constraints.txt``: what ``make test`` last passed with."""
+    """``name -> version`` from ``constraints.txt``: what ``make test`` last passed with.
+
+    Each line is read as a requirement (``name==version``, with comments, markers or
+    extras allowed); names are compared in their canonical form (``Jinja2`` is ``jinja2``).
+    """
     path = root / "constraints.txt"
     if not path.exists():
         return {}
     pins = {}
-    for line in path.read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
-            name, version = line.split("==", 1)
-            pins[name.strip().lower()] = version.strip()
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as err:
+            raise ValueError(f"{path}, line {number}: {line!r} is not a requirement ({err}); "
+                             "write it as name==version") from err
+        exact = [s.version for s in requirement.specifier if s.operator in ("==", "===")]
+        if exact:
+            pins[canonicalize_name(requirement.name)] = exact[0]
     return pins
 
 
@@ -103,7 +118,8 @@ def check_packages(root: Path) -> list[Check]:
                                 "each notebook's Setup cell installs it on Colab" if on_colab_later
                                 else install.format(name=name), required=not on_colab_later))
             continue
-        note = "" if tested.get(name) in (None, version) else f" (tested with {tested[name]})"
+        pin = tested.get(canonicalize_name(name))
+        note = "" if pin in (None, version) else f" (tested with {pin})"
         ok, fix = True, ""
         if name == "keras" and not version.startswith("3."):
             ok, fix = False, "the series needs Keras 3: TensorFlow 2.16 or newer"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
+import subprocess
 import sys
 import threading
 import types
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +83,34 @@ def test_versions_are_compared_with_the_tested_ones(tmp_path, monkeypatch):
     assert checks["numpy"].ok and checks["numpy"].found == "2.4.0 (tested with 0.0.1)"
     assert checks["tqdm"].found == "99"
     assert not checks["keras"].ok and "Keras 3" in checks["keras"].fix
+
+
+def test_tested_versions_read_any_requirement_line(tmp_path):
+    (tmp_path / "constraints.txt").write_text(
+        "# pins\nJinja2==3.1.6  # a comment\nnumpy == 2.4.6 ; python_version >= '3.10'\n"
+        "scikit_learn==1.9.1\n")
+    assert check._tested_versions(tmp_path) == {"jinja2": "3.1.6", "numpy": "2.4.6",
+                                                "scikit-learn": "1.9.1"}
+    (tmp_path / "constraints.txt").write_text("numpy==2.4.6\nnot a pin!\n")
+    with pytest.raises(ValueError, match=r"constraints.txt, line 2: 'not a pin!'"):
+        check._tested_versions(tmp_path)
+
+
+def test_the_command_says_ready_offline_in_this_environment(tmp_path):
+    """`python -m helpers.check` as a learner runs it: the download lines are only optional."""
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras_home"),
+           "CAPTION_DATA_DIR": str(tmp_path / "data"),
+           # no proxy answers: the downloads are unreachable, as on an offline machine
+           "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+           "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
+    done = subprocess.run([sys.executable, "-m", "helpers.check", "--timeout", "2"],
+                          capture_output=True, text=True, env=env, timeout=600,
+                          cwd=Path(check.__file__).parents[1])
+    assert done.returncode == 0, done.stdout + done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("READY: the series runs on the shapes world"), done.stdout
+    failed = [line for line in done.stdout.splitlines() if line.startswith("FAIL")]
+    assert all("(optional)" in line for line in failed), failed
 
 
 def test_a_tensorflow_that_does_not_import_is_a_failure(tmp_path, monkeypatch):

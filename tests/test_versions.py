@@ -35,11 +35,50 @@ def test_ruff_is_pinned_so_a_new_release_cannot_break_a_fresh_clone():
     assert spec.operator == "=="
 
 
-def test_pyproject_declares_what_helpers_imports():
+def _pyproject() -> dict:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    declared = {canonicalize_name(Requirement(d).name)
-                for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-                    "dependencies"]}
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _declared() -> set[str]:
+    """What a bare ``pip install -e .`` installs (its direct dependencies)."""
+    return {canonicalize_name(Requirement(d).name) for d in _pyproject()["dependencies"]}
+
+
+def test_a_bare_install_brings_everything_the_check_requires():
+    """After `pip install -e .` alone, `python -m helpers.check` finds every required package."""
+    from helpers import check
+
+    required = {canonicalize_name(name) for name in ("tensorflow", "keras", *check.PACKAGES)}
+    missing = required - _declared()
+    assert not missing, (f"helpers.check requires {sorted(missing)}, which pyproject.toml's "
+                         "dependencies do not declare: add them there")
+
+
+def test_requirements_txt_covers_pyproject_and_its_extras():
+    """`make setup` (requirements.txt) installs all that pyproject.toml and its extras name."""
+    project = _pyproject()
+    ranges = _requirements(ROOT / "requirements.txt")
+    everything = [*project["dependencies"],
+                  *(d for extra in project["optional-dependencies"].values() for d in extra)]
+    for line in everything:
+        wanted = Requirement(line)
+        name = canonicalize_name(wanted.name)
+        assert name in ranges, f"pyproject.toml names {wanted}; requirements.txt lacks {name}"
+        pin = _requirements(ROOT / "constraints.txt")[name]
+        (spec,) = pin.specifier
+        assert wanted.specifier.contains(spec.version), (
+            f"the tested {pin} is outside pyproject.toml's {wanted}")
+    assert set(project["optional-dependencies"]) == {"notebooks", "test", "dev"}
+
+
+def test_the_license_the_package_declares_is_there():
+    assert _pyproject()["license"] == "MIT"
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_pyproject_declares_what_helpers_imports():
+    declared = _declared()
     imported = set()
     for path in (ROOT / "helpers").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
