@@ -23,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -169,16 +171,56 @@ def vocabulary_use(generated: Sequence[str], references: Sequence[Sequence[str]]
     }
 
 
+LOCK_TIMEOUT = 30.0
+"""Seconds :func:`save_metrics` waits for another writer of the same ``metrics.json``."""
+
+
+@contextlib.contextmanager
+def _locked(path: Path, timeout: float | None = None):
+    """Hold ``<path>.lock`` while the block runs: one writer of ``path`` at a time.
+
+    The lock is a file created with ``O_CREAT | O_EXCL``, which only one process
+    can do, on Linux, macOS and Windows alike. Whoever finds it taken waits up
+    to ``timeout`` seconds (:data:`LOCK_TIMEOUT`), then says which file to
+    delete if no one holds it.
+    """
+    timeout = LOCK_TIMEOUT if timeout is None else timeout
+    lock = path.with_name(path.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{lock} has been held for over {timeout:.0f} s: another notebook is "
+                    f"writing {path.name}. If none is (a kernel killed mid-write leaves the "
+                    f"lock behind), delete {lock} and run the cell again.") from None
+            time.sleep(0.01)
+    try:
+        os.write(handle, f"{os.getpid()}\n".encode())
+        os.close(handle)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+
+
 def save_metrics(run_dir: str | Path, method: str, scores: Mapping[str, float], **info) -> Path:
     """Add (or replace) the scores of one decoding method in ``<run_dir>/metrics.json``.
 
     ``info`` (split, dataset, encoder weights, ...) is stored beside the scores,
-    so the file says what made it.
+    so the file says what made it. Read, change and write happen under a lock
+    file, so two notebooks saving into one run folder at once both keep their
+    scores.
     """
     path = Path(run_dir) / METRICS_FILE
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data.setdefault("methods", {})[method] = {"scores": dict(scores), **info}
-    return write_atomically(path, json.dumps(data, indent=1))
+    with _locked(path):
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data.setdefault("methods", {})[method] = {"scores": dict(scores), **info}
+        return write_atomically(path, json.dumps(data, indent=1))
 
 
 def load_metrics(run_dir: str | Path, with_info: bool = False) -> dict[str, dict]:

@@ -34,16 +34,27 @@ def repo_root() -> Path:
 
 
 def write_atomically(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file renamed over it.
+    """Write ``text`` to ``path`` through a temporary file renamed over it (notebook 00).
 
     A run that is killed mid-write leaves either the old file or the new one,
     never half a file: every artifact of the run folder is written this way.
+    The temporary file has a name of its own (``tempfile.mkstemp`` in the same
+    folder), so two notebooks writing the same file at once never write into
+    one temporary file; the last rename wins, whole.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(tmp, mode)  # mkstemp makes it private (0600); keep the file's usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return path
 
 

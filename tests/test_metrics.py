@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from helpers import metrics
 from helpers.metrics import bleu, coco_metrics, evaluate, load_metrics, save_metrics, tokens
 
 
@@ -76,3 +78,19 @@ def test_metrics_json_keeps_each_method(tmp_path):
     assert saved["methods"]["beam3"]["split"] == "test"
     with pytest.raises(FileNotFoundError, match="notebook 06"):
         load_metrics(tmp_path / "nowhere")
+
+
+def test_concurrent_writers_lose_no_method(tmp_path):
+    """Two notebooks saving into one run folder at once (bug 9): every method is kept."""
+    methods = [f"method{i}" for i in range(200)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda m: save_metrics(tmp_path, m, {"BLEU-1": 0.5}), methods))
+    assert set(load_metrics(tmp_path)) == set(methods)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no lock, no tmp
+
+
+def test_a_lock_left_behind_is_named_after_the_timeout(tmp_path, monkeypatch):
+    (tmp_path / "metrics.json.lock").write_text("12345\n")
+    monkeypatch.setattr(metrics, "LOCK_TIMEOUT", 0.05)
+    with pytest.raises(TimeoutError, match=r"metrics.json.lock.*delete"):
+        metrics.save_metrics(tmp_path, "greedy", {"BLEU-1": 0.5})
