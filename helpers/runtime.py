@@ -18,19 +18,23 @@ REPO_URL = "https://github.com/caption-tutorial/vgg16-lstm-captioning"
 
 
 def repo_root() -> Path:
-    """The repository folder, whatever the current working directory.
+    """The folder that holds ``data/`` and ``runs/``, whatever the current working directory.
 
-    nbval and Jupyter start kernels in ``notebooks/``, a script may run from
-    anywhere: paths are therefore resolved from this file, not from the cwd.
-    ``CAPTION_ROOT`` overrides it (useful when ``helpers`` is installed as a
-    plain package rather than from a clone).
+    In a clone (``pip install -e .``, or the notebooks run from the repository)
+    it is the repository: nbval and Jupyter start kernels in ``notebooks/``, a
+    script may run from anywhere, so it is found from this file, not from the
+    cwd. When ``helpers`` is installed as a plain package this file sits in
+    ``site-packages``, which is no place for data: the folder is then
+    ``~/caption-tutorial``, one stable folder per user, so every notebook and
+    script finds the same data and runs (the cwd would scatter them, e.g. into
+    ``notebooks/`` under Jupyter). ``CAPTION_ROOT`` overrides both.
     """
     if "CAPTION_ROOT" in os.environ:
         return Path(os.environ["CAPTION_ROOT"]).expanduser().resolve()
     here = Path(__file__).resolve().parent.parent
     if (here / "pyproject.toml").exists() or (here / "notebooks").is_dir():
         return here
-    return Path.cwd().resolve()
+    return (Path.home() / "caption-tutorial").resolve()
 
 
 def write_atomically(path: str | Path, text: str) -> Path:

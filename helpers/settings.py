@@ -10,17 +10,21 @@ them.
 | ---------------- | ------------------------- | ------------------------------------ |
 | dataset          | ``CAPTION_DATASET``       | ``flickr8k``                         |
 | data folder      | ``CAPTION_DATA_DIR``      | ``<repo>/data``                      |
-| run folder       | ``CAPTION_RUN_DIR``       | ``<repo>/runs/<dataset>``            |
+| run folder       | ``CAPTION_RUN_DIR``       | ``<repo>/runs/<dataset>/<encoder>``  |
 | encoder          | ``CAPTION_ENCODER``       | ``vgg16`` (``shapes-vgg`` for shapes) |
 | encoder weights  | ``CAPTION_ENCODER_WEIGHTS`` | ``imagenet`` (VGG16's; ``none``: random) |
 | epochs           | ``CAPTION_EPOCHS``        | ``20``                               |
 | model seed       | ``CAPTION_SEED``          | ``0`` (initial weights, dropout, shuffling) |
 | shapes images    | ``CAPTION_SHAPES_IMAGES`` | ``1000`` (size of the shapes world)  |
-| quick            | ``CAPTION_QUICK``         | off (``1``: shorter demonstrations) |
+
+The default run folder is one per dataset *and* encoder (see :func:`run_name`),
+so switching encoders, or VGG16's weights, and back costs nothing: each keeps
+its own feature cache and models. A ``CAPTION_RUN_DIR`` you set is used as given.
 
 Code that needs a setting takes a :class:`Settings` and never reads the
 environment again: ``load_dataset(settings)`` loads exactly the world that
-``settings`` describes.
+``settings`` describes. A setting is checked when it is read, so a malformed
+``CAPTION_EPOCHS`` stops training, not data loading.
 """
 
 from __future__ import annotations
@@ -35,6 +39,19 @@ from helpers.runtime import repo_root
 DATASETS = ("flickr8k", "shapes", "flickr30k", "coco")
 """Names :func:`helpers.data.load_dataset` knows."""
 
+QUICK_VARIABLE = "CAPTION_QUICK"
+"""Set to ``1`` by the tests (``conftest.py``): shorter demonstrations, see :func:`quick_demo`."""
+
+
+class _Invalid:
+    """A setting whose variable is malformed: the error is raised when the setting is read."""
+
+    def __init__(self, error: ValueError):
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"<invalid: {self.error}>"
+
 
 def _whole_number(name: str, raw: str, least: int = 1) -> int:
     try:
@@ -46,7 +63,7 @@ def _whole_number(name: str, raw: str, least: int = 1) -> int:
     return value
 
 
-def _pick(overrides: dict, key: str, variable: str, default: object) -> str:
+def _given_or_env(overrides: dict, key: str, variable: str, default: object) -> str:
     """A keyword argument if given (``0`` counts), else the environment, else the default."""
     value = overrides.get(key)
     if value is None or value == "":
@@ -54,9 +71,44 @@ def _pick(overrides: dict, key: str, variable: str, default: object) -> str:
     return str(value)
 
 
+def _checked(read, *args):
+    """``read(*args)``, or an :class:`_Invalid` that raises the error when the setting is used."""
+    try:
+        return read(*args)
+    except ValueError as err:
+        return _Invalid(err)
+
+
+def run_name(encoder: str, weights: str = "imagenet") -> str:
+    """The default run folder's last part for an encoder and its weights.
+
+    ``shapes-vgg`` -> ``shapes-vgg``; VGG16 with ImageNet weights -> ``vgg16``,
+    random (``none``) -> ``vgg16-random``, a weights file -> ``vgg16-<file stem>``.
+
+    >>> run_name("vgg16", "none"), run_name("vgg16", "/data/my_vgg.h5")
+    ('vgg16-random', 'vgg16-my_vgg')
+    """
+    spec = encoder_spec(encoder)
+    if not spec.takes_weights or weights == "imagenet":
+        return spec.name
+    if weights == "none":
+        return f"{spec.name}-random"
+    return f"{spec.name}-{Path(str(weights)).stem}"
+
+
 @dataclass(frozen=True)
 class Settings:
-    """What a run of the series uses; see the module docstring for the variables."""
+    """What a run of the series uses; see the module docstring for the variables.
+
+    ``run_dir`` holds the run's artifacts: the feature cache (``features/``),
+    ``vocab.json``, the merge model (``model.keras``, ``model.json``,
+    ``history.csv``), the attention model in ``attention/``, ``metrics.json``,
+    ``captions_<split>.json``, ``figures/`` and a copy of a pretrained
+    ``shapes-vgg`` encoder (``encoders/``). By default it is
+    ``<repo>/runs/<dataset>/<encoder>`` (:func:`run_name`), one per encoder and
+    weights; ``make tutorial`` puts its executed notebooks beside them in
+    ``runs/<dataset>/notebooks``.
+    """
 
     dataset: str
     data_dir: Path
@@ -66,7 +118,12 @@ class Settings:
     shapes_images: int = 1000
     seed: int = 0
     encoder: str = "vgg16"
-    quick: bool = False  # shorter demonstrations, for make test: notebooks 02 and 08 say what
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if isinstance(value, _Invalid):  # checked when used, so other settings still work
+            raise value.error
+        return value
 
     @property
     def dataset_dir(self) -> Path:
@@ -81,13 +138,11 @@ class Settings:
             "run folder": self.run_dir,
             "encoder": self.encoder,
         }
-        if self.encoder == "vgg16":  # shapes-vgg has its own weights (notebook 02)
+        if encoder_spec(self.encoder).takes_weights:  # shapes-vgg has its own (notebook 02)
             rows["encoder weights"] = self.encoder_weights
         rows |= {"epochs": self.epochs, "model seed": self.seed}
         if self.dataset == "shapes":
             rows["shapes images"] = self.shapes_images
-        if self.quick:
-            rows["quick"] = "yes (CAPTION_QUICK): shorter demonstrations"
         width = max(map(len, rows))
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows.items())
 
@@ -95,40 +150,59 @@ class Settings:
 def get_settings(**overrides: object) -> Settings:
     """Read the settings from the environment; keyword arguments win over both.
 
+    The dataset is checked at once; every other setting when it is read, so
+    ``load_dataset`` works whatever ``CAPTION_EPOCHS`` says.
+
     >>> get_settings(dataset="shapes").encoder
     'shapes-vgg'
     """
     unknown = set(overrides) - {f.name for f in fields(Settings)}
     if unknown:
         raise TypeError(f"get_settings() got unknown settings: {', '.join(sorted(unknown))}")
-    dataset = _pick(overrides, "dataset", "CAPTION_DATASET", "flickr8k").lower()
+    dataset = _given_or_env(overrides, "dataset", "CAPTION_DATASET", "flickr8k").lower()
     if dataset not in DATASETS:
         raise ValueError(
             f"Unknown dataset {dataset!r} (from CAPTION_DATASET or the dataset argument); "
             f"choose one of {', '.join(DATASETS)}."
         )
     root = repo_root()
-    data_dir = Path(_pick(overrides, "data_dir", "CAPTION_DATA_DIR", root / "data"))
-    run_dir = Path(_pick(overrides, "run_dir", "CAPTION_RUN_DIR", root / "runs" / dataset))
-    encoder = encoder_spec(_pick(overrides, "encoder", "CAPTION_ENCODER",
-                                  "shapes-vgg" if dataset == "shapes" else "vgg16").lower()).name
-    weights = _pick(overrides, "encoder_weights", "CAPTION_ENCODER_WEIGHTS", "imagenet")
-    epochs = _whole_number("CAPTION_EPOCHS", _pick(overrides, "epochs", "CAPTION_EPOCHS", 20))
-    shapes_images = _whole_number(
-        "CAPTION_SHAPES_IMAGES", _pick(overrides, "shapes_images", "CAPTION_SHAPES_IMAGES", 1000)
-    )
-    seed = _whole_number("CAPTION_SEED", _pick(overrides, "seed", "CAPTION_SEED", 0), least=0)
-    quick = _pick(overrides, "quick", "CAPTION_QUICK", "0").lower()
-    if quick not in ("0", "1", "false", "true", "no", "yes"):
-        raise ValueError(f"CAPTION_QUICK={quick!r}: set it to 1 (quick) or 0")
+    data_dir = Path(_given_or_env(overrides, "data_dir", "CAPTION_DATA_DIR", root / "data"))
+    encoder = _checked(lambda name: encoder_spec(name.lower()).name, _given_or_env(
+        overrides, "encoder", "CAPTION_ENCODER", "shapes-vgg" if dataset == "shapes" else "vgg16"))
+    weights = _given_or_env(overrides, "encoder_weights", "CAPTION_ENCODER_WEIGHTS", "imagenet")
+    chosen_run = _given_or_env(overrides, "run_dir", "CAPTION_RUN_DIR", "")
+    if chosen_run:
+        run_dir = Path(chosen_run).expanduser().resolve()
+    elif isinstance(encoder, _Invalid):
+        run_dir = encoder  # the default run folder is named after the encoder
+    else:
+        run_dir = (root / "runs" / dataset / run_name(encoder, weights)).resolve()
+
+    def number(key: str, variable: str, default: int, least: int = 1):
+        return _checked(_whole_number, variable,
+                        _given_or_env(overrides, key, variable, default), least)
+
     return Settings(
         dataset=dataset,
         data_dir=data_dir.expanduser().resolve(),
-        run_dir=run_dir.expanduser().resolve(),
+        run_dir=run_dir,
         encoder_weights=weights,
-        epochs=epochs,
-        shapes_images=shapes_images,
-        seed=seed,
+        epochs=number("epochs", "CAPTION_EPOCHS", 20),
+        shapes_images=number("shapes_images", "CAPTION_SHAPES_IMAGES", 1000),
+        seed=number("seed", "CAPTION_SEED", 0, least=0),
         encoder=encoder,
-        quick=quick in ("1", "true", "yes"),
     )
+
+
+def quick_demo() -> bool:
+    """Whether the tests asked for shorter demonstrations (``CAPTION_QUICK=1``, set by
+    ``conftest.py``): notebook 02 probes fewer images, notebook 08 trains fewer epochs.
+
+    Not a setting of the series: a learner never needs it. A model trained
+    this way is marked ``"quick": true`` in its ``model.json`` and scores
+    (:func:`helpers.runs.run_info`).
+    """
+    raw = os.environ.get(QUICK_VARIABLE, "0").strip().lower()
+    if raw not in ("", "0", "1", "false", "true", "no", "yes"):
+        raise ValueError(f"{QUICK_VARIABLE}={raw!r}: set it to 1 (quick) or 0")
+    return raw in ("1", "true", "yes")

@@ -16,14 +16,76 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_paths_do_not_depend_on_working_directory(monkeypatch, tmp_path):
-    for var in ("CAPTION_DATA_DIR", "CAPTION_RUN_DIR", "CAPTION_ROOT"):
+    for var in ("CAPTION_DATA_DIR", "CAPTION_RUN_DIR", "CAPTION_ROOT", "CAPTION_ENCODER",
+                "CAPTION_ENCODER_WEIGHTS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     settings = get_settings(dataset="flickr8k")
     assert repo_root() == ROOT
     assert settings.data_dir == ROOT / "data"
     assert settings.dataset_dir == ROOT / "data" / "flickr8k"
-    assert settings.run_dir == ROOT / "runs" / "flickr8k"
+    assert settings.run_dir == ROOT / "runs" / "flickr8k" / "vgg16"
+
+
+def test_an_installed_package_keeps_data_in_one_folder_per_user(monkeypatch, tmp_path):
+    """Bug 8: installed without a clone, data/ and runs/ went to the working directory."""
+    import helpers.runtime
+
+    for var in ("CAPTION_DATA_DIR", "CAPTION_RUN_DIR", "CAPTION_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    installed = tmp_path / "site-packages" / "helpers" / "runtime.py"
+    monkeypatch.setattr(helpers.runtime, "__file__", str(installed))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert repo_root() == tmp_path / "home" / "caption-tutorial"
+    home = tmp_path / "home" / "caption-tutorial"
+    assert get_settings(dataset="shapes").data_dir == home / "data"
+    monkeypatch.setenv("CAPTION_ROOT", str(tmp_path / "mine"))
+    assert repo_root() == tmp_path / "mine"  # still the override
+
+
+def test_each_encoder_and_its_weights_has_a_run_folder_of_its_own(monkeypatch, tmp_path):
+    """Bug 3: one run folder per dataset, whatever the encoder, so a switch overwrote the run."""
+    for var in ("CAPTION_RUN_DIR", "CAPTION_ENCODER", "CAPTION_ENCODER_WEIGHTS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CAPTION_ROOT", str(tmp_path))
+    runs = tmp_path / "runs"
+    folders = {
+        get_settings(dataset="flickr8k").run_dir,
+        get_settings(dataset="flickr8k", encoder_weights="none").run_dir,
+        get_settings(dataset="flickr8k", encoder_weights="/w/my_vgg16.h5").run_dir,
+        get_settings(dataset="shapes").run_dir,
+        get_settings(dataset="shapes", encoder="vgg16", encoder_weights="none").run_dir,
+    }
+    assert folders == {runs / "flickr8k" / "vgg16", runs / "flickr8k" / "vgg16-random",
+                       runs / "flickr8k" / "vgg16-my_vgg16", runs / "shapes" / "shapes-vgg",
+                       runs / "shapes" / "vgg16-random"}
+    # shapes-vgg's weights are its pretraining's: CAPTION_ENCODER_WEIGHTS does not split it
+    assert get_settings(dataset="shapes", encoder_weights="none").run_dir == (
+        runs / "shapes" / "shapes-vgg")
+    monkeypatch.setenv("CAPTION_RUN_DIR", str(tmp_path / "mine"))
+    assert get_settings(encoder_weights="none").run_dir == tmp_path / "mine"  # as given
+
+
+def test_a_bad_training_setting_does_not_stop_data_loading(monkeypatch, tmp_path):
+    """Bug 7: load_dataset validated every setting, so CAPTION_EPOCHS=many broke it."""
+    from helpers.data import load_dataset
+    from tests.fixtures import sample_captions, write_official
+
+    names = sorted(sample_captions(3))
+    root = write_official(tmp_path / "f8k", sample_captions(3),
+                          {"train": names[:1], "val": names[1:2], "test": names[2:]})
+    for variable in ("CAPTION_EPOCHS", "CAPTION_SEED", "CAPTION_ENCODER"):
+        monkeypatch.setenv(variable, "many")
+    assert sorted(load_dataset("flickr8k", root=root).captions) == names
+    settings = get_settings()
+    with pytest.raises(ValueError, match="CAPTION_EPOCHS='many' is not a whole number"):
+        settings.epochs  # noqa: B018 - reading it is what fails
+    with pytest.raises(ValueError, match="Unknown encoder 'many'"):
+        settings.encoder  # noqa: B018
+    monkeypatch.delenv("CAPTION_RUN_DIR", raising=False)
+    with pytest.raises(ValueError, match="Unknown encoder 'many'"):
+        get_settings().run_dir  # noqa: B018 - the default is named after the encoder
 
 
 def test_defaults_and_environment(monkeypatch, tmp_path):
@@ -57,13 +119,15 @@ def test_defaults_and_environment(monkeypatch, tmp_path):
 
 def test_bad_settings_say_what_to_set(monkeypatch):
     with pytest.raises(ValueError, match="Unknown encoder 'resnet'.*vgg16, shapes-vgg"):
-        get_settings(encoder="resnet")
+        get_settings(encoder="resnet").encoder  # noqa: B018 - checked when read
     monkeypatch.setenv("CAPTION_EPOCHS", "many")
     with pytest.raises(ValueError, match="CAPTION_EPOCHS='many' is not a whole number"):
-        get_settings()
+        get_settings().epochs  # noqa: B018
+    with pytest.raises(ValueError, match="CAPTION_EPOCHS='many'"):
+        get_settings().as_table()  # the parameters cell shows what is wrong
     monkeypatch.setenv("CAPTION_EPOCHS", "0")
     with pytest.raises(ValueError, match="at least 1"):
-        get_settings()
+        get_settings().epochs  # noqa: B018
     with pytest.raises(ValueError, match="Unknown dataset 'flickr9k'.*shapes"):
         get_settings(dataset="flickr9k")
 
@@ -77,7 +141,7 @@ def test_model_seed_setting(monkeypatch):
     assert "model seed" in get_settings().as_table()
     monkeypatch.setenv("CAPTION_SEED", "-1")
     with pytest.raises(ValueError, match="CAPTION_SEED='-1' must be at least 0"):
-        get_settings()
+        get_settings().seed  # noqa: B018
 
 
 def test_unknown_setting_is_an_error():
@@ -144,15 +208,20 @@ def test_google_drive_keeps_data_and_runs_on_colab_only(tmp_path, monkeypatch):
     assert mounted == [str(tmp_path / "drive")]
     assert root == tmp_path / "drive" / "MyDrive" / "course" and root.is_dir()
     settings = get_settings(dataset="shapes")
-    assert settings.data_dir == root / "data" and settings.run_dir == root / "runs" / "shapes"
+    assert settings.data_dir == root / "data"
+    assert settings.run_dir == root / "runs" / "shapes" / settings.encoder
 
 
-def test_quick_setting(monkeypatch):
-    monkeypatch.delenv("CAPTION_QUICK", raising=False)
-    assert not get_settings().quick and "quick" not in get_settings().as_table()
+def test_quick_demonstrations_are_the_tests_switch_not_a_setting(monkeypatch):
+    from helpers.settings import quick_demo
+
     monkeypatch.setenv("CAPTION_QUICK", "1")
-    assert get_settings().quick and "quick" in get_settings().as_table()
-    assert not get_settings(quick=False).quick  # an explicit False wins over the environment
+    assert quick_demo()
+    assert "quick" not in get_settings().as_table()  # a learner's settings do not show it
+    with pytest.raises(TypeError, match="unknown settings: quick"):
+        get_settings(quick=True)
+    monkeypatch.delenv("CAPTION_QUICK")
+    assert not quick_demo()
     monkeypatch.setenv("CAPTION_QUICK", "maybe")
     with pytest.raises(ValueError, match="CAPTION_QUICK='maybe'"):
-        get_settings()
+        quick_demo()
