@@ -10,7 +10,8 @@ not a pass over the prefix.
 * Beam search keeps the ``beam_size`` most probable partial captions of each
   image and extends all of them. Long captions collect more negative log
   probabilities, so the final choice can divide the score by
-  ``length ** alpha`` (length normalisation; ``alpha=0`` turns it off).
+  ``length ** length_penalty`` (length normalisation; ``length_penalty=0``
+  turns it off). ``alpha`` in this module means attention weights only.
 
 Both stop at ``<end>`` or after ``vocab.max_length - 1`` tokens. ``<pad>``,
 ``<unk>`` and ``<start>`` are never chosen, so a caption never shows them.
@@ -259,12 +260,13 @@ def _greedy_chunk(decoder: StepDecoder, image, h, c, steps: int):
 
 
 def beam_search(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
-                beam_size: int = 3, alpha: float = 0.0, max_length: int | None = None,
+                beam_size: int = 3, length_penalty: float = 0.0,
+                max_length: int | None = None,
                 batch_size: int | None = None) -> Decoded:
     """The ``beam_size`` best partial captions of every image, extended together.
 
     The returned caption of each image is the finished beam with the best
-    ``score / length ** alpha`` (length in tokens, ``<end>`` included); its
+    ``score / length ** length_penalty`` (length in tokens, ``<end>`` included); its
     score is the plain sum of log probabilities. ``beam_size=1`` is greedy
     decoding. An image leaves the batch when all its beams have ended or, without
     length normalisation, as soon as its best ended caption is more probable than
@@ -274,12 +276,13 @@ def beam_search(model: keras.Model, features: np.ndarray, vocab: Vocabulary,
         raise ValueError(f"beam_size must be at least 1, not {beam_size}")
 
     def chunk(decoder, image, h, c, steps):
-        return _beam_chunk(decoder, image, h, c, steps, beam_size, alpha)
+        return _beam_chunk(decoder, image, h, c, steps, beam_size, length_penalty)
 
     return _decode(model, features, vocab, max_length, batch_size, chunk)
 
 
-def _beam_chunk(decoder: StepDecoder, image, h, c, steps: int, k: int, alpha: float):
+def _beam_chunk(decoder: StepDecoder, image, h, c, steps: int, k: int,
+                length_penalty: float):
     vocab = decoder.vocab
     end = vocab.index[END]
     n = int(h.shape[0])
@@ -301,7 +304,7 @@ def _beam_chunk(decoder: StepDecoder, image, h, c, steps: int, k: int, alpha: fl
     words = tf.constant(history[:, :, 0].reshape(-1), tf.int32)
     active = np.arange(n)
     for t in range(1, steps):
-        done = _beam_done(scores[active], finished[active], alpha)
+        done = _beam_done(scores[active], finished[active], length_penalty)
         if done.all():
             break
         if done.any():  # drop the finished images' rows
@@ -327,17 +330,17 @@ def _beam_chunk(decoder: StepDecoder, image, h, c, steps: int, k: int, alpha: fl
         beams = tf.constant((rows * k + parent).reshape(-1))
         h, c = tf.gather(h, beams), tf.gather(c, beams)
         words = tf.constant(word.reshape(-1), tf.int32)
-    ranked = scores / np.maximum(lengths, 1) ** alpha if alpha else scores
+    ranked = scores / np.maximum(lengths, 1) ** length_penalty if length_penalty else scores
     best = np.argmax(ranked, axis=1)
     alphas = None if looked is None else looked[np.arange(n), best]
     return history[np.arange(n), best], scores[np.arange(n), best], alphas
 
 
-def _beam_done(scores: np.ndarray, finished: np.ndarray, alpha: float) -> np.ndarray:
+def _beam_done(scores: np.ndarray, finished: np.ndarray, length_penalty: float) -> np.ndarray:
     """Images whose best caption can no longer change."""
     alive = np.isfinite(scores)
     all_ended = (finished | ~alive).all(axis=1)
-    if alpha:
+    if length_penalty:
         return all_ended
     best_ended = np.where(finished, scores, -np.inf).max(axis=1)
     best_running = np.where(~finished & alive, scores, -np.inf).max(axis=1)

@@ -237,8 +237,8 @@ def load_metrics(run_dir: str | Path, with_info: bool = False) -> dict[str, dict
 
 
 PUBLISHED = {
-    "seed (VGG16 + LSTM merge)": {
-        "source": "the seed description this series starts from",
+    "original tutorial (VGG16 + LSTM merge)": {
+        "source": "the description of the original tutorial this series re-creates",
         "decoding": "greedy", "split": "90% train / 10% test of Flickr8k, not the official split",
         "start/end counted": "not stated",
         "scores": {"BLEU-1": 0.548, "BLEU-2": 0.323}},
@@ -261,9 +261,9 @@ PUBLISHED = {
         "start/end counted": "not stated",
         "scores": {"BLEU-1": 0.67, "BLEU-2": 0.448, "BLEU-3": 0.299, "BLEU-4": 0.195}},
 }
-"""Flickr8k scores reported by the seed and in the literature, each with where it comes from
-(see DESIGN.md). Only comparable with a run on Flickr8k, and only where split, decoding and
-the treatment of start/end tokens match."""
+"""Flickr8k scores reported by the original tutorial and in the literature, each with its
+``source``. Only comparable with a run on Flickr8k, and only where split, decoding and the
+treatment of start/end tokens match."""
 
 REFERENCE_SCORES = {name: entry["scores"] for name, entry in PUBLISHED.items()}
 """Just the scores of :data:`PUBLISHED`, as rows for :func:`format_table`."""

@@ -9,12 +9,12 @@ from helpers.dataset import CaptionDataset
 from helpers.text import clean_caption, word_counts
 
 
-def seed_split_summary(settings) -> dict[str, object]:
-    """Exercise 1: sizes of the seed tutorial's split, and whether validation is the test set."""
-    seed = load_dataset(settings, split="seed")
-    sizes = {split: len(names) for split, names in seed.splits.items()}
-    return {**sizes, "images": len(seed.captions),
-            "val is test": seed.splits["val"] == seed.splits["test"]}
+def original_split_summary(settings) -> dict[str, object]:
+    """Exercise 1: sizes of the original tutorial's 90/10 split; is validation the test set?"""
+    original = load_dataset(settings, split="90/10")
+    sizes = {split: len(names) for split, names in original.splits.items()}
+    return {**sizes, "images": len(original.captions),
+            "val is test": original.splits["val"] == original.splits["test"]}
 
 
 def longest_caption(dataset: CaptionDataset) -> tuple[str, str]:

@@ -13,18 +13,20 @@ from helpers.metrics import bleu, tokens
 
 
 def length_normalisation(model, features: np.ndarray, vocab, references: Sequence[Sequence[str]],
-                         alpha: float = 0.7, beam_size: int = 3) -> dict[str, dict]:
+                         length_penalty: float = 0.7, beam_size: int = 3) -> dict[str, dict]:
     """Exercise 1: beam search without and with length normalisation, side by side.
 
     For each: the words of every caption, their mean, and BLEU. Nothing is
     written to the run folder.
     """
     results = {}
-    for a in (0.0, alpha):
-        captions = beam_search(model, features, vocab, beam_size=beam_size, alpha=a).captions
+    for penalty in (0.0, length_penalty):
+        captions = beam_search(model, features, vocab, beam_size=beam_size,
+                               length_penalty=penalty).captions
         lengths = np.array([len(c.split()) for c in captions])
-        results[f"alpha {a}"] = {"lengths": lengths, "mean length": float(lengths.mean()),
-                                 "BLEU": bleu(references, captions)}
+        results[f"length_penalty {penalty}"] = {"lengths": lengths,
+                                                "mean length": float(lengths.mean()),
+                                                "BLEU": bleu(references, captions)}
     return results
 
 

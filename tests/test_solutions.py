@@ -143,11 +143,11 @@ def test_nb00_the_run_folder_check(tmp_path):
 # --------------------------------------------------------------------------
 
 
-def test_nb01_the_seed_split_trains_on_nine_tenths_and_tests_on_its_validation():
-    from solutions.nb01_data import seed_split_summary
+def test_nb01_the_original_split_trains_on_nine_tenths_and_tests_on_its_validation():
+    from solutions.nb01_data import original_split_summary
 
     settings = get_settings()  # the tests' shapes world (conftest.py)
-    sizes = seed_split_summary(settings)
+    sizes = original_split_summary(settings)
     assert sizes["train"] == int(0.9 * sizes["images"])
     assert sizes["val is test"] and sizes["test"] == sizes["images"] - sizes["train"]
 
@@ -393,8 +393,8 @@ def test_nb06_length_normalisation_never_shortens_a_caption():
     features = np.random.default_rng(2).normal(size=(24, 16)).astype("float32")
     references = [TRAIN[:3]] * len(features)
     results = length_normalisation(small_model(len(vocab)), features, vocab, references,
-                                   alpha=0.7, beam_size=3)
-    plain, normalised = results["alpha 0.0"], results["alpha 0.7"]
+                                   length_penalty=0.7, beam_size=3)
+    plain, normalised = results["length_penalty 0.0"], results["length_penalty 0.7"]
     assert (normalised["lengths"] >= plain["lengths"]).all()
     assert normalised["mean length"] >= plain["mean length"]
     assert set(plain["BLEU"]) == {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4"}
