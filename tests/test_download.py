@@ -1,31 +1,40 @@
 """download_flickr8k against a local HTTP server serving zips the test builds.
 
 The zips have the structure of the two real release zips (including their
-``__MACOSX`` folders); the server can cut a download short or serve garbage.
+``__MACOSX`` folders); the server can cut a download short, flip a byte of a
+member (a bad CRC) or serve garbage.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
+import hashlib
 import http.server
+import re
+import subprocess
+import sys
 import threading
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from helpers.data import load_dataset
+from helpers import download as download_module
+from helpers.data import load_dataset, main
 from helpers.dataset import DatasetError
-from helpers.download import download_flickr8k
+from helpers.download import FLICKR8K_SHA256, FLICKR8K_SIZES, download_flickr8k
 from tests.fixtures import release_zips, sample_captions
 
 N_IMAGES = 6
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder; ``cut_once`` names files whose first download is cut in half."""
+    """Serves a folder; ``cut_once`` names files whose first download is cut in half,
+    ``corrupt_once`` those whose first download has one byte of a member flipped."""
 
     cut_once: set[str] = set()
+    corrupt_once: set[str] = set()
     garbage: set[str] = set()
     requests: list[str] = []
 
@@ -37,6 +46,12 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         type(self).requests.append(name)
         if name in self.garbage:
             body = b"<html>rate limit exceeded</html>"
+        elif name in self.corrupt_once:
+            self.corrupt_once.discard(name)
+            body = bytearray((Path(self.directory) / name).read_bytes())
+            with zipfile.ZipFile(Path(self.directory) / name) as zf:
+                first = zf.infolist()[0]  # stored, not deflated: its bytes are the file's
+            body[first.header_offset + 30 + len(first.filename) + 1] ^= 0xFF
         elif name in self.cut_once:
             self.cut_once.discard(name)
             body = (Path(self.directory) / name).read_bytes()
@@ -61,7 +76,9 @@ def server(tmp_path):
     folder = release_zips(
         tmp_path / "release", captions, {"train": names[:4], "val": names[4:5], "test": names[5:]}
     )
-    Handler.cut_once, Handler.garbage, Handler.requests = set(), set(), []
+    Handler.cut_once, Handler.corrupt_once, Handler.garbage = set(), set(), set()
+    Handler.requests = []
+    Handler.directory_of = str(folder)
     httpd = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(Handler, directory=str(folder))
     )
@@ -126,11 +143,108 @@ def test_corrupt_archive_says_what_to_do(tmp_path, server):
     url, _ = server
     Handler.garbage = {"Flickr8k_Dataset.zip"}
     root = tmp_path / "flickr8k"
-    with pytest.raises(DatasetError, match="(?s)Flickr8k_Dataset.zip is not a valid zip.*browser"):
+    with pytest.raises(DatasetError, match="(?s)Flickr8k_Dataset.zip is damaged.*browser"):
         download_flickr8k(root, base_url=url, expected_images=N_IMAGES)
     assert Handler.requests.count("Flickr8k_Dataset.zip") == 2  # tried once more
     assert not (root / "downloads" / "Flickr8k_Dataset.zip").exists()
     assert not (root / ".flickr8k-complete").exists()
+
+
+def test_a_member_with_a_bad_crc_is_fetched_again_before_anything_is_unpacked(
+    tmp_path, server, monkeypatch
+):
+    url, captions = server
+    Handler.corrupt_once = {"Flickr8k_Dataset.zip"}
+    unpacked = []
+    original = download_module._extract_zip
+
+    def extract(archive, target):
+        unpacked.append(archive.read_bytes())
+        original(archive, target)
+
+    monkeypatch.setattr(download_module, "_extract_zip", extract)
+    root = download_flickr8k(tmp_path / "f", base_url=url, expected_images=N_IMAGES)
+    assert Handler.requests.count("Flickr8k_Dataset.zip") == 2
+    good = (Path(Handler.directory_of) / "Flickr8k_Dataset.zip").read_bytes()
+    assert unpacked[0] == good  # only the good copy was ever unpacked
+    assert load_dataset("flickr8k", root=root).captions == captions
+
+
+@pytest.mark.parametrize("problem", ["full disk", "permission"])
+def test_a_local_disk_error_keeps_the_zip_and_says_what_to_do(
+    tmp_path, server, monkeypatch, problem
+):
+    """Bug 1: a full disk or a permission error is not the zip's fault: it is kept,
+    not fetched again, and the message names the file and what to do."""
+    url, _ = server
+    if problem == "full disk":  # while unpacking
+        def fail(archive, target):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(download_module, "_extract_zip", fail)
+        advice = "Free some disk space"
+    else:  # while checking the zip
+        def fail(self):
+            raise PermissionError(errno.EACCES, "Permission denied")
+
+        monkeypatch.setattr(zipfile.ZipFile, "testzip", fail)
+        advice = "writable .*permissions"
+    root = tmp_path / "f"
+    archive = root / "downloads" / "Flickr8k_Dataset.zip"
+    with pytest.raises(DatasetError) as err:
+        download_flickr8k(root, base_url=url, expected_images=N_IMAGES)
+    message = str(err.value)
+    assert str(archive) in message and "not of the download: the zip is kept" in message
+    assert re.search(advice, message), message
+    assert "browser" not in message and "valid zip" not in message  # the server is not blamed
+    assert archive.is_file() and zipfile.is_zipfile(archive)
+    assert Handler.requests == ["Flickr8k_Dataset.zip"]  # not fetched again
+
+
+@pytest.mark.parametrize("setting", ["sha256", "size"])
+def test_a_set_digest_or_size_is_checked(tmp_path, server, monkeypatch, setting):
+    url, captions = server
+    good = (Path(Handler.directory_of) / "Flickr8k_text.zip").read_bytes()
+    if setting == "sha256":
+        table, right, wrong = FLICKR8K_SHA256, hashlib.sha256(good).hexdigest(), "0" * 64
+    else:
+        table, right, wrong = FLICKR8K_SIZES, len(good), len(good) + 1
+    monkeypatch.setitem(table, "Flickr8k_text.zip", wrong)
+    with pytest.raises(DatasetError) as err:
+        download_flickr8k(tmp_path / "wrong", base_url=url, expected_images=N_IMAGES)
+    message = str(err.value)
+    assert "Flickr8k_text.zip is damaged" in message and str(wrong) in message
+    assert "FLICKR8K_SHA256 or FLICKR8K_SIZES" in message
+    assert Handler.requests.count("Flickr8k_text.zip") >= 2  # fetched again before giving up
+    assert not (tmp_path / "wrong" / "downloads" / "Flickr8k_text.zip").exists()
+    assert not (tmp_path / "wrong" / "Flickr8k.token.txt").exists()  # nothing unpacked
+
+    monkeypatch.setitem(table, "Flickr8k_text.zip", right)
+    root = download_flickr8k(tmp_path / "right", base_url=url, expected_images=N_IMAGES)
+    assert load_dataset("flickr8k", root=root).captions == captions
+
+
+def test_no_digest_or_size_is_assumed():
+    """None is published for the jbrownlee zips: a guessed one would refuse good downloads."""
+    assert set(FLICKR8K_SHA256.values()) == {None} == set(FLICKR8K_SIZES.values())
+
+
+def test_command_line_downloads(tmp_path, server, monkeypatch, capsys):
+    url, _ = server
+    monkeypatch.setattr(download_flickr8k, "__defaults__", (url, N_IMAGES))
+    assert main(["download", str(tmp_path / "f")]) == 0
+    assert "CaptionDataset('flickr8k'" in capsys.readouterr().out
+    assert (tmp_path / "f" / ".flickr8k-complete").exists()
+
+
+def test_command_line_help_and_usage_errors():
+    command = [sys.executable, "-m", "helpers.data"]
+    shown = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and "download" in shown.stdout
+    for wrong in ([], ["fetch"], ["download", "a", "b"]):
+        result = subprocess.run([*command, *wrong], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, wrong
+        assert result.stderr.startswith("usage: python -m helpers.data"), result.stderr
 
 
 def test_wrong_image_count_is_reported(tmp_path, server):
