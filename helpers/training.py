@@ -21,10 +21,9 @@ What this module gives:
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,11 +33,12 @@ import numpy as np
 
 from helpers.encoders import encoder_spec, is_pretrained
 from helpers.models import count_parameters, is_attention_model
-from helpers.runs import HISTORY_FILE, _save_model, check_vocabulary, save_trained
+from helpers.runs import HISTORY_FILE, check_vocabulary, read_history, save_trained
 from helpers.runtime import write_atomically
 from helpers.text import Vocabulary
 
 BATCH_SIZE = 32
+CHECKPOINTS = "checkpoints"  # BackupAndRestore's folder: the last epoch, to resume from
 
 
 class TrainingDataError(ValueError):
@@ -178,60 +178,66 @@ def feature_stats(cache, train_names: list[str], weights: str,
 def _signature(model: keras.Model, vocab: Vocabulary, train: CaptionData, info: dict,
                seed: int) -> str:
     """What a resumable run must share with the current one: model shape, words, data, encoder
-    and seed (seed 0 adds nothing, so runs made before the seed setting still resume)."""
+    and seed."""
     parts = [json.dumps(count_parameters(model)), "\n".join(vocab.words),
-             str(len(train)), str(train.num_words),
-             str(info.get("dataset")), str(info.get("encoder_weights"))]
-    parts += [f"seed {seed}"] if seed else []
-    # VGG16 adds nothing, so runs made before the encoder setting still resume
-    encoder = str(info.get("encoder", "vgg16")).lower()  # older runs wrote "VGG16"
-    parts += [f"encoder {encoder}"] if encoder != "vgg16" else []
+             str(len(train)), str(train.num_words), str(info.get("dataset")),
+             f"encoder {info.get('encoder')}", str(info.get("encoder_weights")), f"seed {seed}"]
     if is_attention_model(model):  # the penalty changes training but not the parameter count
         config = model.get_layer("attention_lstm").get_config()
         parts.append(json.dumps({k: config[k] for k in ("units", "attention_dim", "penalty")}))
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
-class _RunCheckpoint(keras.callbacks.Callback):
-    """After each epoch: history, last checkpoint, best model, then the state that commits them."""
+class _EpochSeconds(keras.callbacks.Callback):
+    """Adds each epoch's duration to its logs as ``seconds`` (a column of ``history.csv``)."""
 
-    def __init__(self, run_dir: Path, vocab: Vocabulary, state: dict, patience: int | None,
-                 info: dict):
-        super().__init__()
-        self.run_dir, self.vocab, self.state = run_dir, vocab, state
-        self.patience, self.info = patience, info
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = dict(logs or {})
-        state = self.state
-        row = {"epoch": epoch + 1, "loss": float(logs["loss"]),
-               "val_loss": float(logs["val_loss"]),
-               "seconds": round(time.perf_counter() - self.started, 2)}
-        self.started = time.perf_counter()
-        state["history"].append(row)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(row), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(state["history"])
-        write_atomically(self.run_dir / HISTORY_FILE, buffer.getvalue())
+        if logs is not None:
+            logs["seconds"] = round(time.perf_counter() - self.started, 2)
 
-        if row["val_loss"] < state["best_val_loss"]:
-            state.update(best_val_loss=row["val_loss"], best_epoch=epoch + 1)
+
+class _BestModel(keras.callbacks.ModelCheckpoint):
+    """Keras' ``ModelCheckpoint(save_best_only=True)`` on the validation loss, whose every new
+    best is also published as ``model.keras`` + ``model.json`` (vocabulary, what made it)."""
+
+    def __init__(self, run_dir: Path, vocab: Vocabulary, info: dict, best: float | None):
+        super().__init__(run_dir / CHECKPOINTS / "best.weights.h5", monitor="val_loss",
+                         save_best_only=True, save_weights_only=True,
+                         initial_value_threshold=best)
+        self.run_dir, self.vocab, self.info = run_dir, vocab, info
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        before = self.best
+        super().on_epoch_end(epoch, logs)
+        if self.best != before:
             save_trained(self.model, self.vocab, self.run_dir, epoch=epoch + 1,
-                         val_loss=row["val_loss"], **self.info)
-        checkpoints = self.run_dir / "checkpoints"
-        checkpoints.mkdir(exist_ok=True)
-        last = checkpoints / f"last-{epoch + 1:03d}.keras"
-        _save_model(self.model, last)
-        old = state.get("last_checkpoint")
-        state.update(epochs_done=epoch + 1, last_checkpoint=last.name)
-        if self.patience and epoch + 1 - state["best_epoch"] >= self.patience:
-            state["stopped_early"] = True
-            self.model.stop_training = True
-        write_atomically(checkpoints / "state.json", json.dumps(state, indent=1))
-        if old and old != last.name:
-            (checkpoints / old).unlink(missing_ok=True)
+                         val_loss=float(self.best), **self.info)
+
+
+class _EarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras' ``EarlyStopping`` on the validation loss that, in a resumed run, goes on counting
+    from the epochs before the interruption (``history``) instead of from zero."""
+
+    def __init__(self, patience: int, history: list[dict]):
+        super().__init__(monitor="val_loss", patience=patience)
+        self.before = history
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        if self.before:
+            best = min(self.before, key=lambda row: row["val_loss"])
+            self.best, self.best_epoch = best["val_loss"], best["epoch"] - 1
+            self.wait = len(self.before) - best["epoch"]
+
+
+class _History(keras.callbacks.CSVLogger):
+    """Keras' ``CSVLogger``, with epochs numbered from 1 as notebook 05 counts them."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_end(epoch + 1, logs)
 
 
 @dataclass
@@ -267,48 +273,68 @@ def fit(
 ) -> TrainingResult:
     """Train ``model`` with Adam and the masked loss, keeping the best epoch by validation loss.
 
-    Writes to ``run_dir``: ``model.keras`` + ``model.json`` (the best model and
-    its vocabulary), ``history.csv`` and ``checkpoints/`` (the last epoch, for
-    resuming). With ``resume`` a run interrupted after epoch *k* goes on from
-    the checkpoint of epoch *k*; a finished run is not trained again.
-    ``patience`` stops after that many epochs without a better validation loss.
-    ``info`` is stored in ``model.json`` (dataset, encoder weights, ...).
+    Keras' callbacks do the bookkeeping, in ``run_dir``: ``model.keras`` +
+    ``model.json`` (the best model and its vocabulary; ``ModelCheckpoint``),
+    ``history.csv`` (``CSVLogger``) and ``checkpoints/`` (the last epoch with
+    the optimizer's state; ``BackupAndRestore``). With ``resume`` a run
+    interrupted after epoch *k* goes on from epoch *k*; a finished run is not
+    trained again. A run folder of another run (model shape, vocabulary, data,
+    encoder or seed) is started afresh. ``patience`` stops after that many
+    epochs without a better validation loss (``EarlyStopping``). ``seed`` fixes
+    the order of the captions; the model's own seed fixes its weights and
+    dropout. ``info`` is stored in ``model.json`` (dataset, encoder weights, ...).
     """
     check_vocabulary(model, vocab)
     for data in (train, val):
         if len(data) == 0:
             raise TrainingDataError(f"the {data.split!r} split has no captions to train on")
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    state_path = run_dir / "checkpoints" / "state.json"
+    checkpoints = run_dir / CHECKPOINTS
+    state_path = checkpoints / "state.json"
     signature = _signature(model, vocab, train, info or {}, seed)
-    state = {"signature": signature, "epochs_done": 0, "best_epoch": 0,
-             "best_val_loss": float("inf"), "history": [], "stopped_early": False}
-    if resume and state_path.exists():
-        saved = json.loads(state_path.read_text())
-        checkpoint = state_path.parent / str(saved.get("last_checkpoint"))
-        if saved.get("signature") == signature and checkpoint.exists():
-            state = saved
-            model = keras.models.load_model(checkpoint)
-    resumed_from = state["epochs_done"]
+    state = json.loads(state_path.read_text()) if resume and state_path.exists() else {}
+    if state.get("signature") != signature:  # another run, or none: start afresh
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        (run_dir / HISTORY_FILE).unlink(missing_ok=True)
+        checkpoints.mkdir(parents=True)
+        state = {"signature": signature, "stopped_early": False}
+        write_atomically(state_path, json.dumps(state, indent=1))
+    before = _read_history(run_dir) if state_path.exists() else []
+    resumed_from = len(before)
 
-    keras.utils.set_random_seed(seed + resumed_from)
-    if resumed_from == 0:
-        model.compile(optimizer=keras.optimizers.Adam(), loss=masked_loss())
-    remaining = epochs - resumed_from
+    model.compile(optimizer=keras.optimizers.Adam(), loss=masked_loss())
+    early = _EarlyStopping(patience, before) if patience else None
+    best = min((row["val_loss"] for row in before), default=None)
+    callbacks = [_EpochSeconds(),
+                 _BestModel(run_dir, vocab, {"epochs": epochs, "batch_size": batch_size,
+                                             **(info or {})}, best),
+                 *([early] if early else []),
+                 _History(run_dir / HISTORY_FILE, append=True),
+                 keras.callbacks.BackupAndRestore(checkpoints, double_checkpoint=True,
+                                                  delete_checkpoint=False)]
+    # a run that stopped early asks for no more epochs: BackupAndRestore only restores its last
+    last = min(epochs, resumed_from) if state["stopped_early"] else epochs
     started = time.perf_counter()
-    if remaining > 0 and not state.get("stopped_early"):
-        callback = _RunCheckpoint(run_dir, vocab, state, patience,
-                                  {"epochs": epochs, "batch_size": batch_size, **(info or {})})
-        model.fit(train.pipeline(batch_size, shuffle=True, seed=seed + resumed_from), shuffle=False,
-                  validation_data=val.pipeline(batch_size, shuffle=False),
-                  epochs=epochs, initial_epoch=resumed_from, callbacks=[callback],
-                  verbose=verbose)
+    model.fit(train.pipeline(batch_size, shuffle=True, seed=seed + resumed_from), shuffle=False,
+              validation_data=val.pipeline(batch_size, shuffle=False),
+              epochs=last, callbacks=callbacks, verbose=verbose)
     elapsed = time.perf_counter() - started
-    trained_epochs = state["epochs_done"] - resumed_from
+    if early is not None and early.stopped_epoch:
+        state["stopped_early"] = True
+        write_atomically(state_path, json.dumps(state, indent=1))
+    history = _read_history(run_dir)
+    trained_epochs = len(history) - resumed_from
+    best_row = min(history, key=lambda row: row["val_loss"]) if history else {}
     return TrainingResult(
-        model=model, history=state["history"], best_epoch=state["best_epoch"],
-        best_val_loss=state["best_val_loss"], resumed_from=resumed_from,
-        stopped_early=bool(state.get("stopped_early")),
+        model=model, history=history, best_epoch=best_row.get("epoch", 0),
+        best_val_loss=best_row.get("val_loss", float("inf")), resumed_from=resumed_from,
+        stopped_early=bool(state["stopped_early"]),
         words_per_second=train.num_words * trained_epochs / elapsed if trained_epochs else 0.0,
     )
+
+
+def _read_history(run_dir: Path) -> list[dict]:
+    """``history.csv`` with whole epoch numbers; nothing when there is none yet."""
+    if not (run_dir / HISTORY_FILE).exists():
+        return []
+    return [{**row, "epoch": int(row["epoch"])} for row in read_history(run_dir)]
