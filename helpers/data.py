@@ -24,10 +24,11 @@ counted in ``dataset.report``, and a warning says so.
 
 from __future__ import annotations
 
+import argparse
 import warnings
 from pathlib import Path
 
-from helpers.dataset import CaptionDataset, DatasetNotFoundError
+from helpers.dataset import CaptionDataset, DatasetNotFoundError, check_split
 from helpers.download import download_flickr8k
 from helpers.layouts import (
     FLICKR8K_IMAGE_DIRS,
@@ -53,7 +54,7 @@ def dataset_missing(settings: Settings) -> bool:
 def load_dataset(
     name: str | Settings | None = None,
     root: str | Path | None = None,
-    split: str = "official",
+    split: str | None = None,
     download: bool = False,
     **shapes_options: int,
 ) -> CaptionDataset:
@@ -67,9 +68,14 @@ def load_dataset(
             environment; by default the ``CAPTION_DATASET`` setting.
         root: the folder that holds the dataset's files; by default
             ``<data dir>/<name>``.
-        split: ``"official"`` (Flickr8k's 6000/1000/1000 lists), ``"seed"``
-            (the seed tutorial's 90%/10%) or ``"karpathy"`` (the split in a
-            ``dataset_<name>.json`` in ``root``).
+        split: ``"official"`` (Flickr8k's 6000/1000/1000 lists), ``"90/10"``
+            (the original tutorial's split: the first 90% of images train, the
+            last 10% test) or ``"karpathy"`` (the split in a
+            ``dataset_<name>.json`` in ``root``). Each dataset offers some of
+            these (:data:`~helpers.dataset.SPLITS_OFFERED`), and a name it does
+            not offer is refused before any file is read. By default the
+            dataset's own: ``"official"``, or ``"karpathy"`` for Flickr30k and COCO.
+            The old name ``"seed"`` still means ``"90/10"``, with a ``FutureWarning``.
         download: fetch Flickr8k with :func:`download_flickr8k` when it is missing.
         shapes_options: ``n_images`` (default: the ``CAPTION_SHAPES_IMAGES``
             setting) and ``seed`` of the shapes world.
@@ -84,13 +90,14 @@ def load_dataset(
     else:
         settings = get_settings(**({"dataset": name} if name else {}))
     name = settings.dataset
+    split = check_split(name, split)
     root = Path(root).expanduser().resolve() if root is not None else settings.dataset_dir
 
     if name == "shapes":
         shapes_options.setdefault("n_images", settings.shapes_images)
         make_shapes_world(root, **shapes_options)
         dataset = read_official_layout(root, split=split, name="shapes")
-    elif split == "karpathy" or name in ("flickr30k", "coco"):
+    elif split == "karpathy":
         json_path = root / f"dataset_{name}.json"
         if not json_path.is_file():
             raise DatasetNotFoundError(how_to_get(name, root))
@@ -114,13 +121,28 @@ def load_dataset(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m helpers.data download [ROOT]``: fetch Flickr8k from a shell."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] != "download":
-        print("usage: python -m helpers.data download [ROOT]")
-        return 2
-    root = Path(args[1]) if len(args) > 1 else get_settings(dataset="flickr8k").dataset_dir
+    """``python -m helpers.data download [ROOT]``: fetch Flickr8k from a shell (notebook 01)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.data",
+        description="Get the series' datasets from a shell.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    fetch = commands.add_parser(
+        "download",
+        help="download and unpack Flickr8k (about 1 GB), checked before it is unpacked",
+        description="Download Flickr8k's two release zips, check them and unpack them.",
+    )
+    fetch.add_argument(
+        "root",
+        nargs="?",
+        type=Path,
+        help="the folder to put Flickr8k in (default: <CAPTION_DATA_DIR>/flickr8k)",
+    )
+    args = parser.parse_args(argv)
+    root = args.root or get_settings(dataset="flickr8k").dataset_dir
     print(load_dataset("flickr8k", root=download_flickr8k(root)))
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

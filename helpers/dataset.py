@@ -9,6 +9,7 @@ tutorial's 90%/10%, or a reproducible random split when no list exists.
 from __future__ import annotations
 
 import random
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,12 +148,60 @@ def _clean_split(
     return kept
 
 
-def seed_split(order: list[str], train_fraction: float = 0.9) -> dict[str, list[str]]:
-    """The seed tutorial's split: the first 90% of images (file order) train, the rest test.
+ORIGINAL_SPLIT = "90/10"
+"""The original tutorial's split: the first 90% of images train, the last 10% test."""
 
-    The seed had no validation set; here ``"val"`` is the same images as
-    ``"test"``, as it was in the seed, so scores are comparable with it
+
+SPLITS_OFFERED = {
+    "flickr8k": ("official", ORIGINAL_SPLIT, "karpathy"),
+    "shapes": ("official", ORIGINAL_SPLIT),
+    "flickr30k": ("karpathy",),
+    "coco": ("karpathy",),
+}
+"""The split names each dataset offers; the first is its default."""
+
+
+_SPLIT_MEANINGS = {
+    "official": "the split lists that come with the dataset",
+    ORIGINAL_SPLIT: "the original tutorial's first 90% train, last 10% test",
+    "karpathy": "the split in dataset_<name>.json",
+}
+
+
+def check_split(dataset: str, split: str | None) -> str:
+    """The split name ``dataset`` will be read with, checked before any file is read.
+
+    ``None`` gives the dataset's default (the first of :data:`SPLITS_OFFERED`).
+    The old name ``"seed"`` still means ``"90/10"``, with a ``FutureWarning``.
+    Any other name the dataset does not offer raises a ``ValueError`` that
+    lists what it does offer. Taught in notebook 01.
+    """
+    offered = SPLITS_OFFERED.get(dataset, ("official", ORIGINAL_SPLIT, "karpathy"))
+    if split is None:
+        return offered[0]
+    if split == "seed":
+        warnings.warn(
+            'split="seed" is now split="90/10" (the original tutorial\'s first 90% train, '
+            'last 10% test); use "90/10", as "seed" will stop working.',
+            FutureWarning,
+            stacklevel=3,
+        )
+        split = ORIGINAL_SPLIT
+    if split not in offered:
+        choices = "; ".join(f"{s!r} ({_SPLIT_MEANINGS[s]})" for s in offered)
+        raise ValueError(
+            f"Unknown split {split!r} for the {dataset} dataset. It offers: {choices}."
+        )
+    return split
+
+
+def original_split(order: list[str], train_fraction: float = 0.9) -> dict[str, list[str]]:
+    """The original tutorial's split: the first 90% of images (file order) train, the rest test.
+
+    The original tutorial had no validation set; here ``"val"`` is the same
+    images as ``"test"``, as it was there, so scores are comparable with it
     (and optimistic, since checkpoints are chosen on the test images).
+    Taught in notebook 01.
     """
     cut = int(len(order) * train_fraction)
     return {"train": order[:cut], "val": order[cut:], "test": order[cut:]}

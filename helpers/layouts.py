@@ -24,14 +24,16 @@ from pathlib import Path
 
 from helpers.dataset import (
     IMAGE_SUFFIXES,
+    ORIGINAL_SPLIT,
     SPLITS,
     CaptionDataset,
     DatasetError,
     DatasetNotFoundError,
     LoadReport,
     _clean_split,
+    check_split,
+    original_split,
     random_split,
-    seed_split,
 )
 
 FLICKR8K_IMAGE_DIRS = ("Flicker8k_Dataset", "Flickr8k_Dataset")
@@ -189,6 +191,17 @@ def _official_splits(root: Path) -> dict[str, list[str]] | None:
     return {split: read_split_file(path) for split, path in paths.items()}
 
 
+def _reader_split(name: str, split: str) -> str:
+    """``split`` checked for ``name``; these readers make the official and 90/10 splits."""
+    split = check_split(name, split)
+    if split not in ("official", ORIGINAL_SPLIT):
+        raise ValueError(
+            f"Split {split!r} is read by load_dataset({name!r}, split={split!r}), "
+            "from the Karpathy JSON file, not from this layout."
+        )
+    return split
+
+
 def _finish(
     name: str,
     root: Path,
@@ -207,25 +220,27 @@ def _finish(
             "Are the images and the caption file from the same dataset?"
         )
     order = list(dict.fromkeys(image for image, _ in pairs if image in captions))
-    if split == "seed":
-        splits = seed_split(order)
-        report.notes.append("split 'seed': first 90% train, last 10% test (val = test)")
+    if split == ORIGINAL_SPLIT:
+        splits = original_split(order)
+        report.notes.append(
+            f"split {ORIGINAL_SPLIT!r}: the original tutorial's split, the first 90% of "
+            "images train, the last 10% test (val = test)"
+        )
     elif split == "official" and listed_splits is not None:
         splits = {s: _clean_split(s, listed_splits[s], captions, report) for s in SPLITS}
-    elif split == "official":
+    else:
         splits = random_split(order)
         report.split_made = True
         report.notes.append(
             f"no official split files in {root}: made a reproducible 75/12.5/12.5% split. "
             f"Copy {', '.join(SPLIT_FILES.values())} there for the official split."
         )
-    else:
-        raise ValueError(f"Unknown split {split!r}: use 'official', 'seed' or 'karpathy'.")
     return CaptionDataset(name, root, layout, image_dir, captions, splits, report)
 
 
 def read_official_layout(root: Path, split: str = "official", name: str = "flickr8k"):
     """Read the official Flickr8k layout in ``root`` (see the module docstring)."""
+    split = _reader_split(name, split)
     report = LoadReport()
     token = _find(root, (TOKEN_FILE,))
     image_dir = _find(root, FLICKR8K_IMAGE_DIRS, kind="dir")
@@ -237,6 +252,7 @@ def read_official_layout(root: Path, split: str = "official", name: str = "flick
 
 def read_kaggle_layout(root: Path, split: str = "official", name: str = "flickr8k"):
     """Read the Kaggle Flickr8k layout: ``Images/`` and ``captions.txt``."""
+    split = _reader_split(name, split)
     report = LoadReport()
     pairs = read_kaggle_captions(root / "captions.txt", report)
     return _finish(

@@ -113,11 +113,39 @@ def test_kaggle_header_is_checked(tmp_path, captions):
         load_dataset("flickr8k", root=root)
 
 
-def test_seed_split_is_ninety_ten(tmp_path):
+def test_original_split_is_ninety_ten(tmp_path):
     captions = sample_captions(20)
-    ds = load_dataset("flickr8k", root=write_official(tmp_path, captions), split="seed")
+    ds = load_dataset("flickr8k", root=write_official(tmp_path, captions), split="90/10")
     assert ds.splits["train"] == list(captions)[:18]
     assert ds.splits["test"] == list(captions)[18:] == ds.splits["val"]
+    assert "the original tutorial's split" in str(ds.report)
+
+
+def test_the_old_split_name_seed_still_works_with_a_warning(tmp_path):
+    root = write_official(tmp_path, sample_captions(20))
+    with pytest.warns(FutureWarning, match='split="seed" is now split="90/10"'):
+        ds = load_dataset("flickr8k", root=root, split="seed")
+    assert ds.splits == quiet_load("flickr8k", root=root, split="90/10").splits
+
+
+def test_a_split_the_dataset_lacks_is_refused_before_anything_is_read(tmp_path):
+    """Bug 6: the shapes world has no Karpathy JSON; the message lists what it does offer,
+    and nothing is generated or read first."""
+    root = tmp_path / "shapes"
+    with pytest.raises(ValueError, match="Unknown split 'karpathy' for the shapes dataset") as err:
+        load_dataset("shapes", root=root, split="karpathy", n_images=12)
+    offered = str(err.value).split("It offers:")[1]
+    assert "'official'" in offered and "'90/10'" in offered and "karpathy" not in offered
+    assert not root.exists()
+    with pytest.raises(ValueError, match="for the flickr8k dataset.*'karpathy'"):
+        load_dataset("flickr8k", root=tmp_path / "nothing", split="test")
+    with pytest.raises(ValueError, match="for the coco dataset. It offers: 'karpathy'"):
+        load_dataset("coco", root=tmp_path / "nothing", split="official")
+
+
+def test_shapes_world_offers_the_original_split(tmp_path):
+    ds = load_dataset("shapes", root=tmp_path / "shapes", split="90/10", n_images=20)
+    assert len(ds.splits["train"]) == 18 and ds.splits["val"] == ds.splits["test"]
 
 
 def test_karpathy_json(tmp_path, captions):
