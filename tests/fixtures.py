@@ -95,3 +95,37 @@ def release_zips(folder: Path, captions: dict[str, list[str]], splits: dict[str,
             zf.write(text, text.name)
             zf.writestr(f"__MACOSX/._{text.name}", b"\x00\x05\x16\x07")
     return folder
+
+
+TRIMMED_FLICKR8K = Path(__file__).parent / "flickr8k_trimmed"
+"""Real Flickr8k text lines cut to nine images, flaws kept (see its README.md)."""
+
+
+FLICKR8K_MISSING_IMAGE = "2258277193_586949ec62.jpg"
+"""The one image of Flickr8k's caption file that its image folder lacks."""
+
+
+def trimmed_flickr8k(root: Path, layout: str = "official", with_missing: bool = False) -> Path:
+    """The trimmed real Flickr8k text files in ``root``, with a tiny JPEG per image.
+
+    ``layout="official"`` copies the token and split files into
+    ``root/Flickr8k_text`` and writes ``Flicker8k_Dataset/``; ``"kaggle"``
+    copies ``captions.txt`` and writes ``Images/``. As in the real folder, the
+    missing image gets no file unless ``with_missing``.
+    """
+    text_dir, image_dir = (
+        (root / "Flickr8k_text", root / "Flicker8k_Dataset")
+        if layout == "official"
+        else (root, root / "Images")
+    )
+    text_dir.mkdir(parents=True, exist_ok=True)
+    sources = ["captions.txt"] if layout == "kaggle" else ["Flickr8k.token.txt"]
+    sources += [p.name for p in TRIMMED_FLICKR8K.glob("Flickr_8k.*Images.txt")]
+    for name in sources:
+        (text_dir / name).write_bytes((TRIMMED_FLICKR8K / name).read_bytes())
+    token_lines = (TRIMMED_FLICKR8K / "Flickr8k.token.txt").read_text().splitlines()
+    images = {line.split("#")[0].removesuffix(".1") for line in token_lines}
+    for k, image in enumerate(sorted(images)):
+        if image != FLICKR8K_MISSING_IMAGE or with_missing:
+            write_jpeg(image_dir / image, colour=(20 * k, 100, 200 - 20 * k), size=(8, 6))
+    return root

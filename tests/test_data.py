@@ -12,7 +12,10 @@ from helpers.dataset import DatasetError, DatasetNotFoundError
 from helpers.layouts import detect_layout, normalize_image_name
 from helpers.settings import get_settings
 from tests.fixtures import (
+    FLICKR8K_MISSING_IMAGE,
+    TRIMMED_FLICKR8K,
     sample_captions,
+    trimmed_flickr8k,
     write_jpeg,
     write_kaggle,
     write_karpathy,
@@ -241,10 +244,75 @@ def test_detect_layout(tmp_path, captions):
     )
 
 
-# --- the real Flickr8k text files, where this checkout has them --------------------------
+# --- real Flickr8k lines: the trimmed copy in tests/, in every clone ----------------------
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "flickr8k_text"
-MISSING_IMAGE = "2258277193_586949ec62.jpg"
+MISSING_IMAGE = FLICKR8K_MISSING_IMAGE
+TRIMMED_IMAGES = 9  # with the missing one
+
+
+def test_trimmed_flickr8k_drops_and_counts_the_missing_images_captions(tmp_path):
+    root = trimmed_flickr8k(tmp_path)
+    with pytest.warns(UserWarning, match=f"dropped 5 captions of 1 images .*{MISSING_IMAGE}"):
+        ds = load_dataset("flickr8k", root=root)
+    assert ds.report.missing_images == {MISSING_IMAGE: 5}  # the .jpg.1 line counted with it
+    assert ds.report.dropped_captions == 5
+    assert not ds.report.malformed_lines and not ds.report.duplicate_lines
+    assert len(ds.captions) == TRIMMED_IMAGES - 1 and ds.num_captions == 5 * (TRIMMED_IMAGES - 1)
+    assert all(len(c) == 5 for c in ds.captions.values())
+    assert {s: len(n) for s, n in ds.splits.items()} == {"train": 4, "val": 2, "test": 2}
+    assert not ds.report.split_problems  # the real lists do not name the missing image
+
+
+def test_trimmed_flickr8k_normalises_the_jpg_1_line(tmp_path):
+    """With the image present, its `.jpg.1#0` line joins the image's other four."""
+    ds = load_dataset("flickr8k", root=trimmed_flickr8k(tmp_path, with_missing=True))
+    assert ds.report.dropped_captions == 0 and not ds.report.missing_images
+    assert ds.captions[MISSING_IMAGE][0] == "people waiting for the subway"
+    assert len(ds.captions[MISSING_IMAGE]) == 5
+    assert ".jpg.1" not in "".join(ds.captions)
+
+
+def test_trimmed_kaggle_captions_keep_their_commas_and_quotes(tmp_path):
+    official = quiet_load("flickr8k", root=trimmed_flickr8k(tmp_path / "official"))
+    kaggle = load_dataset("flickr8k", root=trimmed_flickr8k(tmp_path / "kaggle", "kaggle"))
+    assert kaggle.layout == "kaggle" and kaggle.report.dropped_captions == 0
+    assert kaggle.captions == official.captions
+    assert kaggle.splits == official.splits  # the official lists, beside captions.txt
+    shore = "A dog shakes its head near the shore , a red ball next to it ."
+    assert shore in kaggle.captions["1012212859_01547e3f17.jpg"]
+    sign = (
+        "A woman wearing heavy makeup stands in front of a store with a neon sign saying"
+        ' , " Red Light . "'
+    )
+    assert sign in kaggle.captions["1859726819_9a793b3b44.jpg"]
+
+
+# --- the full real Flickr8k text files, where this machine has them ----------------------
+
+REFERENCE_CANDIDATES = (
+    Path(__file__).resolve().parents[2] / "shared" / "reference" / "flickr8k_text",
+    Path("/work/shared/reference/flickr8k_text"),
+)
+REFERENCE = next(
+    (p for p in REFERENCE_CANDIDATES if (p / "Flickr8k.token.txt").is_file()),
+    REFERENCE_CANDIDATES[0],
+)
+needs_reference = pytest.mark.skipif(
+    not (REFERENCE / "Flickr8k.token.txt").is_file(),
+    reason=f"the full Flickr8k text files are not in {' or '.join(map(str, REFERENCE_CANDIDATES))}",
+)
+
+
+@needs_reference
+def test_trimmed_flickr8k_lines_are_real_lines():
+    """The trimmed copy is a cut of the real files, not an edit of them."""
+    real_lines = set((REFERENCE / "Flickr8k.token.txt").read_text().splitlines())
+    trimmed = (TRIMMED_FLICKR8K / "Flickr8k.token.txt").read_text().splitlines()
+    assert set(trimmed) <= real_lines
+    assert sum(line.startswith(MISSING_IMAGE) for line in trimmed) == 5
+    for split_file in TRIMMED_FLICKR8K.glob("Flickr_8k.*Images.txt"):
+        real = (REFERENCE / split_file.name).read_text().split()
+        assert split_file.read_text().split() == [n for n in real if n in split_file.read_text()]
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +324,7 @@ def real_flickr8k(tmp_path_factory):
     real folder lacks) make the real layout.
     """
     if not (REFERENCE / "Flickr8k.token.txt").is_file():
-        pytest.skip(f"the real Flickr8k text files are not in {REFERENCE}")
+        pytest.skip(f"the full Flickr8k text files are not in {REFERENCE}")
     root = tmp_path_factory.mktemp("flickr8k")
     (root / "Flickr8k_text").mkdir()
     for source in REFERENCE.glob("*.txt"):
