@@ -201,6 +201,18 @@ def test_a_local_disk_error_keeps_the_zip_and_says_what_to_do(
     assert Handler.requests == ["Flickr8k_Dataset.zip"]  # not fetched again
 
 
+def test_a_full_disk_while_downloading_is_not_blamed_on_the_internet(tmp_path, monkeypatch):
+    def full_disk(**kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("keras.utils.get_file", full_disk)
+    with pytest.raises(DatasetError) as err:
+        download_flickr8k(tmp_path / "f", base_url="http://127.0.0.1:9", expected_images=1)
+    message = str(err.value)
+    assert "Flickr8k_Dataset.zip: No space left on device" in message
+    assert "Free some disk space" in message and "internet" not in message
+
+
 @pytest.mark.parametrize("setting", ["sha256", "size"])
 def test_a_set_digest_or_size_is_checked(tmp_path, server, monkeypatch, setting):
     url, captions = server
