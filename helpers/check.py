@@ -38,6 +38,7 @@ FLICKR8K_DISK_GB = 5.0  # zips 1.1 GB, images 1.1 GB, features and the conv grid
 IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 IMAGENET_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
                 + IMAGENET_FILE)
+TIMES = 'README.md, "How long it takes"'  # the one table of measured run times
 SETUP_INSTALLS_ON_COLAB = {"pycocoevalcap"}  # Colab lacks it; the Setup cells %pip install it
 PACKAGES = {  # distribution name: what it is for; pyproject.toml declares each
     "numpy": "arrays", "pillow": "reading images", "matplotlib": "figures",
@@ -153,22 +154,19 @@ def gpu_names() -> list[str]:
 
 
 def gpu_note(gpus: list[str], on_colab: bool) -> str:
-    """What ``gpus`` means for the series, and without one what to do (CPU times measured).
+    """What ``gpus`` means for the series, and without one what to do and where the times are.
 
     >>> gpu_note(["/physical_device:GPU:0"], on_colab=True)
     '/physical_device:GPU:0'
     """
     if gpus:
         return ", ".join(gpus)
-    flickr8k_on_cpu = ("about 46 min for the features (notebook 02) and 2.8 min "
-                       "per training epoch (05), measured on 2 CPU cores")
     if on_colab:
         return ("none. To get one: Runtime > Change runtime type > T4 GPU, then run the "
                 "notebook again from the top. Without one it still runs on the CPU, only "
-                f"slower: on Flickr8k {flickr8k_on_cpu}.")
-    return ("none, CPU only. Fine for the shapes world (notebooks 01-07 in about 13 min on "
-            f"2 cores, plus 5 min the first time); slow for Flickr8k: {flickr8k_on_cpu}. "
-            "Times: docs/instructor_guide.md.")
+                f"slower: Flickr8k takes hours. Times: {TIMES}.")
+    return ("none, CPU only. Fine for the shapes world (minutes); slow for Flickr8k "
+            f"(hours): use a GPU there. Times: {TIMES}.")
 
 
 def gpu_line() -> str:

@@ -56,15 +56,28 @@ def test_padding_does_not_change_predictions():
                                rtol=1e-5, atol=1e-6)
 
 
-def test_the_penalty_is_the_spread_of_the_coverage():
-    steps, positions = 3, 16
+def test_the_penalty_grows_as_attention_piles_up_and_ignores_padding():
+    """What the penalty is for: zero for a caption that looks everywhere alike, more the more
+    its words all look at the same place, and the padding after a caption does not count."""
+    positions = 16
     tokens = np.array([[5, 6, 7, 0]], dtype="int32")  # three words, then padding
-    staring = np.zeros((1, 4, positions), "float32")
-    staring[0, :, 0] = 1.0
+
+    def maps(*looks):  # one map per step, each spreading its weight evenly over ``looks``
+        out = np.zeros((1, 4, positions), "float32")
+        for step, where in enumerate(looks):
+            out[0, step, list(where)] = 1 / len(where)
+        return out
+
+    def penalty(m):
+        return float(np.asarray(coverage_penalty(m, tokens))[0])
+
     even = np.full((1, 4, positions), 1 / positions, "float32")
-    by_hand = ((np.array([steps] + [0] * (positions - 1)) - steps / positions) ** 2).sum() / steps
-    np.testing.assert_allclose(np.asarray(coverage_penalty(staring, tokens)), [by_hand], rtol=1e-5)
-    np.testing.assert_allclose(np.asarray(coverage_penalty(even, tokens)), [0.0], atol=1e-6)
+    assert penalty(even) == pytest.approx(0.0, abs=1e-6)
+    staring = penalty(maps([0], [0], [0], [0]))
+    wandering = penalty(maps([0], [1], [2], [0]))
+    spread = penalty(maps([0, 1], [2, 3], [4, 5], [0]))
+    assert staring > wandering > spread > 0
+    assert penalty(maps([0], [0], [0], [9])) == pytest.approx(staring)  # the padding step
 
 
 def test_penalty_is_added_only_while_training():
