@@ -110,8 +110,9 @@ def trimmed_flickr8k(root: Path, layout: str = "official", with_missing: bool = 
 
     ``layout="official"`` copies the token and split files into
     ``root/Flickr8k_text`` and writes ``Flicker8k_Dataset/``; ``"kaggle"``
-    copies ``captions.txt`` and writes ``Images/``. As in the real folder, the
-    missing image gets no file unless ``with_missing``.
+    copies only ``captions.txt`` (Kaggle's copy has no split files) and writes
+    ``Images/``. As in the real folder, the missing image gets no file unless
+    ``with_missing``.
     """
     text_dir, image_dir = (
         (root / "Flickr8k_text", root / "Flicker8k_Dataset")
@@ -119,8 +120,11 @@ def trimmed_flickr8k(root: Path, layout: str = "official", with_missing: bool = 
         else (root, root / "Images")
     )
     text_dir.mkdir(parents=True, exist_ok=True)
-    sources = ["captions.txt"] if layout == "kaggle" else ["Flickr8k.token.txt"]
-    sources += [p.name for p in TRIMMED_FLICKR8K.glob("Flickr_8k.*Images.txt")]
+    sources = (
+        ["captions.txt"]
+        if layout == "kaggle"
+        else ["Flickr8k.token.txt", *(p.name for p in TRIMMED_FLICKR8K.glob("Flickr_8k.*"))]
+    )
     for name in sources:
         (text_dir / name).write_bytes((TRIMMED_FLICKR8K / name).read_bytes())
     token_lines = (TRIMMED_FLICKR8K / "Flickr8k.token.txt").read_text().splitlines()
