@@ -31,7 +31,15 @@ from helpers.decoding import beam_search, greedy_decode
 from helpers.encoders import encoder_spec
 from helpers.features import EncoderWeightsError, build_encoder
 from helpers.images import ImageLoadError, load_image
-from helpers.runs import MODEL_FILE, MODEL_META, load_trained
+from helpers.models import is_attention_model
+from helpers.runs import (
+    MODEL_FILE,
+    MODEL_META,
+    MODELS,
+    encoder_fingerprint,
+    load_trained,
+    model_dir,
+)
 from helpers.runtime import native_logs_to_file, repo_root
 from helpers.settings import get_settings
 from helpers.shapes_vgg import load_card, weights_id
@@ -42,29 +50,77 @@ class CaptionRunError(RuntimeError):
     """A run folder that cannot caption: missing, incomplete, or its encoder cannot be rebuilt."""
 
 
+_NOT_RUNS = {"blind", *filter(None, MODELS.values())}  # models kept inside a run folder
+
+
 def find_run(run_dir: str | Path | None = None) -> Path:
     """The run folder to caption with.
 
     ``run_dir`` when given. Otherwise the settings' run folder
-    (``CAPTION_RUN_DIR``, or ``runs/<CAPTION_DATASET>/``) when it holds a model
-    or when either variable is set, else the most recently trained run under
-    ``runs/`` (after ``make tutorial``: ``runs/shapes``).
+    (``CAPTION_RUN_DIR``, or ``runs/<CAPTION_DATASET>/<encoder>/``) when it
+    holds a model or when ``CAPTION_RUN_DIR``, ``CAPTION_DATASET`` or
+    ``CAPTION_ENCODER`` is set, else the most recently trained run under
+    ``runs/`` (after ``make tutorial``: ``runs/shapes/shapes-vgg``; a run
+    folder of the old layout, ``runs/<dataset>/``, counts too).
     """
     if run_dir is not None:
         return Path(run_dir).expanduser().resolve()
     chosen = get_settings().run_dir
-    if (chosen / MODEL_FILE).exists() or {"CAPTION_RUN_DIR", "CAPTION_DATASET"} & set(os.environ):
+    chosen_by_user = {"CAPTION_RUN_DIR", "CAPTION_DATASET", "CAPTION_ENCODER"} & set(os.environ)
+    if (chosen / MODEL_FILE).exists() or chosen_by_user:
         return chosen
-    trained = sorted((repo_root() / "runs").glob(f"*/{MODEL_FILE}"),
-                     key=lambda p: p.stat().st_mtime)
+    runs = repo_root() / "runs"
+    trained = [path for pattern in (f"*/{MODEL_FILE}", f"*/*/{MODEL_FILE}")
+               for path in runs.glob(pattern) if path.parent.name not in _NOT_RUNS]
+    trained.sort(key=lambda p: p.stat().st_mtime)
     return trained[-1].parent if trained else chosen
 
 
-def _no_model(run_dir: Path, why: str) -> CaptionRunError:
+_TRAINED_BY = {"merge": "run notebooks 01 to 05 in order (or `make tutorial`); notebook 05 "
+                        "trains and saves it",
+               "attention": "run notebook 08 (after 01 to 05, or `make tutorial`); it trains "
+                            "and saves the attention model"}
+
+
+def _no_model(run_dir: Path, why: str, model: str = "merge") -> CaptionRunError:
     return CaptionRunError(
-        f"{run_dir} {why}. Train a model first: run notebooks 01 to 05 in order (or "
-        "`make tutorial`); notebook 05 trains and saves it. Or point at another run "
-        "folder (--run DIR, or run_dir=...).")
+        f"{run_dir} {why}. Train a model first: {_TRAINED_BY.get(model, _TRAINED_BY['merge'])}. "
+        "Or point at another run folder (--run DIR, or run_dir=...).")
+
+
+def _model_folder(run_dir: Path, model: str) -> Path:
+    """The folder of ``model`` in ``run_dir``, or a :class:`CaptionRunError` that says which
+    model the run does hold."""
+    if model not in MODELS:
+        raise CaptionRunError(f"Unknown model {model!r}: choose one of {', '.join(MODELS)} "
+                              "(--model, or model=...).")
+    if not run_dir.is_dir():
+        raise _no_model(run_dir, "does not exist", model)
+    folder = model_dir(run_dir, model=model)
+    if (folder / MODEL_FILE).exists():
+        return folder
+    if MODELS[model] and run_dir.name == MODELS[model] and (run_dir / MODEL_FILE).exists():
+        return run_dir  # the model's own subfolder, given as the run
+    held = [name for name in MODELS if (model_dir(run_dir, model=name) / MODEL_FILE).exists()]
+    if held:
+        hint = " or ".join(f"--model {name}" for name in held)
+        raise CaptionRunError(f"{run_dir} holds no {model} model, but it holds the "
+                              f"{' and '.join(held)} model: caption with {hint} "
+                              f"(model={held[0]!r} in Python).")
+    if model == "merge" and run_dir.name in MODELS.values() and run_dir.name:
+        raise CaptionRunError(f"{run_dir} is the {run_dir.name} model's folder but holds no "
+                              f"{MODEL_FILE}: train it (notebook 08), then use --run "
+                              f"{run_dir.parent} --model {run_dir.name}.")
+    raise _no_model(run_dir, f"holds no trained {model} model ({MODEL_FILE})", model)
+
+
+def _encoder_data(places: list[Path], encoder: str, weights: str) -> Path | None:
+    """The first folder that holds the pretrained ``shapes-vgg`` weights ``weights``."""
+    for place in places:
+        card = load_card(place, encoder)
+        if card is not None and weights_id(card) == weights:
+            return place
+    return None
 
 
 @dataclass
@@ -76,66 +132,88 @@ class Captioner:
     vocab: object
     encoder: object
     meta: dict
+    attention: bool = False  # an attention model reads the conv grid, not fc2
 
     @classmethod
-    def load(cls, run_dir: str | Path | None = None,
-             data_dir: str | Path | None = None) -> Captioner:
-        """Load a run folder and rebuild its encoder; each problem gets a message saying what to do.
+    def load(cls, run_dir: str | Path | None = None, data_dir: str | Path | None = None,
+             model: str = "merge") -> Captioner:
+        """Load a run folder's model and rebuild its encoder; each problem says what to do.
 
-        ``data_dir`` is where a ``shapes-vgg`` encoder's pretrained weights are
-        (default: the settings' data folder).
+        ``model``: which of the run's models (:data:`helpers.runs.MODELS`),
+        ``"merge"`` (notebook 05) or ``"attention"`` (notebook 08). A
+        ``shapes-vgg`` encoder is read from the run folder's copy, else from
+        ``data_dir`` (default: the settings' data folder). The rebuilt encoder
+        must have the fingerprint stored with the model.
         """
-        run_dir = find_run(run_dir)
-        if not run_dir.is_dir():
-            raise _no_model(run_dir, "does not exist")
-        if not (run_dir / MODEL_FILE).exists():
-            raise _no_model(run_dir, f"holds no trained model ({MODEL_FILE})")
+        folder = _model_folder(find_run(run_dir), model)
         try:
-            model, vocab, meta = load_trained(run_dir)
+            network, vocab, meta = load_trained(folder)
         except VocabularyError as err:
-            raise CaptionRunError(f"{run_dir} is incomplete: {err}") from None
+            raise CaptionRunError(f"{folder} is incomplete: {err}") from None
         except (OSError, ValueError) as err:
-            raise CaptionRunError(f"{run_dir / MODEL_FILE} cannot be loaded ({err}); train "
+            raise CaptionRunError(f"{folder / MODEL_FILE} cannot be loaded ({err}); train "
                                   "again (notebook 05)") from None
-
+        attention = is_attention_model(network)
+        notebook = "08" if attention else "05"
         try:
-            encoder = encoder_spec(str(meta.get("encoder", "vgg16"))).name
-        except ValueError as err:
-            raise CaptionRunError(f"{run_dir / MODEL_META}: {err}. Train again (notebook 05) "
-                                  "with this version of the series.") from None
-        weights = str(meta.get("encoder_weights", "imagenet"))
-        data_dir = Path(data_dir) if data_dir is not None else get_settings().data_dir
-        if not encoder_spec(encoder).takes_weights:
-            card = load_card(data_dir, encoder)
-            if card is None or weights_id(card) != weights:
-                found = "holds none" if card is None else f"holds another ({weights_id(card)})"
+            spec = encoder_spec(str(meta["encoder"]))
+            weights = str(meta["encoder_weights"])
+        except (KeyError, ValueError) as err:
+            raise CaptionRunError(f"{folder / MODEL_META} does not name an encoder this version "
+                                  f"knows ({err}). Train again (notebook {notebook}) with this "
+                                  "version of the series.") from None
+        encoder_data = Path(data_dir) if data_dir is not None else get_settings().data_dir
+        if not spec.takes_weights:
+            found = _encoder_data([folder, folder.parent, encoder_data], spec.name, weights)
+            if found is None:
                 raise CaptionRunError(
-                    f"The model in {run_dir} was trained on features of {weights}, but "
-                    f"{data_dir} {found}, so its features cannot be made again. Run notebooks "
-                    "02 and 05 again (they extract new features and retrain), or pass the "
-                    "data folder it was made with (--data DIR, or data_dir=...).")
-        model_dim = int(model.inputs[0].shape[-1])
-        encoder_dim = encoder_spec(encoder).fc2_dim
-        if model_dim != encoder_dim:
+                    f"The model in {folder} was trained on features of {weights}, but neither "
+                    f"the run folder nor {encoder_data} holds those weights, so its features "
+                    f"cannot be made again. Run notebooks 02 and {notebook} again (they extract "
+                    "new features and retrain), or pass the data folder it was made with "
+                    "(--data DIR, or data_dir=...).")
+            encoder_data = found
+        wanted = tuple(spec.grid_shape) if attention else (spec.fc2_dim,)
+        given = tuple(int(d) for d in network.inputs[0].shape[1:])
+        if given != wanted:
+            def numbers(shape):
+                return f"{shape[0]} numbers" if len(shape) == 1 else "x".join(map(str, shape))
+
             raise CaptionRunError(
-                f"The model in {run_dir / MODEL_META} reads {model_dim} numbers per image, but "
-                f"its encoder {encoder} gives {encoder_dim}: the model and encoder do not match. "
-                "Run notebooks 02 and 05 again with the same CAPTION_ENCODER.")
+                f"The model in {folder / MODEL_META} reads {numbers(given)} per image, but its "
+                f"encoder {spec.name} gives {numbers(wanted)}: the model and encoder do not "
+                f"match. Run notebooks 02 and {notebook} again with the same CAPTION_ENCODER.")
         try:
-            own_weights = weights if encoder_spec(encoder).takes_weights else "none"
-            network = build_encoder(own_weights, encoder=encoder, data_dir=data_dir,
-                                    progress=False)
+            encoder = build_encoder(weights if spec.takes_weights else "none", grid=attention,
+                                    encoder=spec.name, data_dir=encoder_data, progress=False)
         except EncoderWeightsError as err:  # offline, or a weights file of another machine
-            raise CaptionRunError(f"The model in {run_dir} needs VGG16 with weights {weights!r}, "
+            raise CaptionRunError(f"The model in {folder} needs VGG16 with weights {weights!r}, "
                                   f"which cannot be had here:\n{err}") from None
-        return cls(run_dir, model, vocab, network, meta)
+        stored = meta.get("encoder_fingerprint")  # none for ImageNet: Keras checks its hash
+        if stored is not None and encoder_fingerprint(encoder) != stored:
+            why = ("A random VGG16 is made again from its seed, and this version of Keras or "
+                   "TensorFlow makes other weights from the same seed. Caption with the versions "
+                   "the run was made with (constraints.txt), or"
+                   if weights == "none" else "Its weights have changed since training:")
+            raise CaptionRunError(
+                f"The {spec.name} encoder rebuilt here (weights {weights!r}) is not the one the "
+                f"model in {folder} was trained with: its weights' fingerprint is "
+                f"{encoder_fingerprint(encoder)}, {MODEL_META} says {stored}. {why} extract the "
+                f"features and train again here (notebooks 02 and {notebook}).")
+        return cls(folder, network, vocab, encoder, meta, attention)
 
     def features(self, paths: list[str | Path], batch_size: int = 32) -> np.ndarray:
-        """``fc2`` of each image, preprocessed exactly as in training (notebook 02)."""
+        """``fc2`` of each image (the conv grid for an attention model), made exactly as in
+        training (notebook 02; the grid through float16, as the feature cache keeps it)."""
         parts = []
         for start in range(0, len(paths), batch_size):  # a few at a time: memory stays small
             images = np.stack([load_image(p) for p in paths[start:start + batch_size]])
-            parts.append(np.asarray(self.encoder(images, training=False)))  # names a bad file
+            outputs = self.encoder(images, training=False)  # load_image names a bad file
+            outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+            if self.attention:
+                parts.append(np.asarray(outputs[1]).astype(np.float16).astype(np.float32))
+            else:
+                parts.append(np.asarray(outputs[0]))
         return np.concatenate(parts)
 
     def caption(self, paths: list[str | Path], beam: int = 1) -> list[str]:
@@ -152,8 +230,12 @@ _LOADED: dict[tuple, Captioner] = {}
 
 
 def caption_image(path_or_paths: str | Path | list[str | Path], run_dir: str | Path | None = None,
-                  beam: int = 1, data_dir: str | Path | None = None) -> str | list[str]:
+                  beam: int = 1, data_dir: str | Path | None = None,
+                  model: str = "merge") -> str | list[str]:
     """Caption one image (returns a string) or several (returns a list), with a trained run.
+
+    ``model``: which of the run's models, ``"merge"`` (notebook 05) or
+    ``"attention"`` (notebook 08).
 
     The run folder is loaded once and kept for the next call, until its model
     file changes. Raises :class:`CaptionRunError` for a missing or unusable run
@@ -167,25 +249,30 @@ def caption_image(path_or_paths: str | Path | list[str | Path], run_dir: str | P
         if not path.is_file():
             raise ImageLoadError(f"cannot read image {path}: no such file; check the path")
     folder = find_run(run_dir)
-    model_file = folder / MODEL_FILE
-    key = (str(folder), str(data_dir), model_file.stat().st_mtime if model_file.exists() else 0)
+    model_file = model_dir(folder, model=model) / MODEL_FILE if model in MODELS else folder
+    key = (str(folder), str(data_dir), model,
+           model_file.stat().st_mtime if model_file.exists() else 0)
     if key not in _LOADED:
         _LOADED.clear()
-        _LOADED[key] = Captioner.load(folder, data_dir)
+        _LOADED[key] = Captioner.load(folder, data_dir, model=model)
     captions = _LOADED[key].caption(paths, beam=beam)
     return captions[0] if single else captions
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m helpers.caption IMAGE... [--run DIR] [--beam K] [--json]``."""
+    """``python -m helpers.caption IMAGE... [--run DIR] [--model NAME] [--beam K] [--json]``."""
     parser = argparse.ArgumentParser(
         prog="python -m helpers.caption",
         description="Caption images with a trained run of the series (notebook 07).")
     parser.add_argument("images", nargs="+", help="image files: JPEG, PNG, any size or mode")
     parser.add_argument("--run", help="run folder (default: the settings' run folder, "
                                       "or the most recently trained run under runs/)")
-    parser.add_argument("--data", help="data folder with the pretrained shapes-vgg "
-                                       "(default: the settings' data folder)")
+    parser.add_argument("--model", default="merge", choices=list(MODELS),
+                        help="which of the run's models: merge (notebook 05, the default) or "
+                             "attention (notebook 08)")
+    parser.add_argument("--data", help="data folder with the pretrained shapes-vgg, for a run "
+                                       "folder without its own copy (default: the settings' "
+                                       "data folder)")
     parser.add_argument("--beam", type=int, default=1,
                         help="beam width; 1 (the default) is greedy decoding")
     parser.add_argument("--json", action="store_true", help="print a JSON list instead")
@@ -196,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         with native_logs_to_file():  # TensorFlow's start-up lines go to a log file
-            captioner = Captioner.load(args.run, args.data)
+            captioner = Captioner.load(args.run, args.data, model=args.model)
     except CaptionRunError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -18,7 +18,14 @@ from helpers.data import dataset_missing, load_dataset
 from helpers.encoders import encoder_spec
 from helpers.features import FeatureCache, extract_features
 from helpers.models import build_attention_model, build_caption_model
-from helpers.runs import MODEL_FILE, load_trained, model_dir, run_info
+from helpers.runs import (
+    MODEL_FILE,
+    load_trained,
+    model_dir,
+    move_old_run,
+    run_info,
+    save_encoder_with,
+)
 from helpers.shapes_vgg import load_card
 from helpers.text import DEFAULT_MIN_COUNT, Vocabulary
 from helpers.training import CaptionData, feature_stats, fit
@@ -79,10 +86,16 @@ def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
     fresh machine). The dataset is downloaded (Flickr8k) or drawn (shapes) when
     it is missing, and what notebooks 02 and 03 would have left in the run
     folder is rebuilt; ``notes`` says what had to be done. ``grid``: the cache
-    must also hold the conv grid (notebook 08).
+    must also hold the conv grid (notebook 08). A run of the old layout
+    (``runs/<dataset>/`` itself) is first moved into its encoder's run folder
+    (:func:`helpers.runs.move_old_run`), and a pretrained ``shapes-vgg`` is
+    copied into the run folder, so that it captions on its own.
     """
 
     notes = []
+    moved = move_old_run(settings)
+    if moved:
+        notes.append(moved)
     if dataset_missing(settings):  # a fresh machine: Colab gives one to every notebook
         notes.append(_GETTING.get(settings.dataset, f"No {settings.dataset} in the data folder "
                                                     "(notebook 01 says how to get it)."))
@@ -103,6 +116,7 @@ def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
     cache = extract_features(dataset, run_dir, weights=settings.encoder_weights, grid=grid,
                              progress=progress, encoder=settings.encoder,
                              data_dir=settings.data_dir)
+    save_encoder_with(run_dir, settings)  # the run folder captions without the data folder
     path = run_dir / "vocab.json"
     if path.exists():
         vocab = Vocabulary.load(path)
@@ -128,13 +142,9 @@ def load_or_train(prepared: PreparedRun, attention: bool = False,
     run_dir = model_dir(prepared.settings, attention)
     if (run_dir / MODEL_FILE).exists():
         model, vocab, meta = load_trained(run_dir)
-        wanted = run_info(prepared.settings, attention)
-        made_by = {"encoder_weights": meta.get("encoder_weights", wanted["encoder_weights"]),
-                   "seed": meta.get("seed", 0),  # models saved before the seed setting: seed 0
-                   "encoder": str(meta.get("encoder", "vgg16")).lower()}  # older: "VGG16"
-        if vocab.words == prepared.vocab.words and made_by == {
-            key: wanted[key] for key in made_by
-        }:
+        wanted = run_info(prepared.settings, attention, fingerprint=False)
+        same = all(meta.get(key) == wanted[key] for key in ("encoder", "encoder_weights", "seed"))
+        if vocab.words == prepared.vocab.words and same:
             return model, meta
         prepared.notes.append("The saved model was trained with another vocabulary, another "
                               "encoder or its weights, or another seed.")

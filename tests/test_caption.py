@@ -18,8 +18,8 @@ from helpers.decoding import greedy_decode
 from helpers.encoders import encoder_spec
 from helpers.features import extract_features
 from helpers.images import ImageLoadError
-from helpers.models import build_caption_model
-from helpers.runs import MODEL_META, run_info, save_trained
+from helpers.models import build_attention_model, build_caption_model
+from helpers.runs import MODEL_META, model_dir, run_info, save_encoder_with, save_trained
 from helpers.settings import get_settings
 from helpers.shapes import Scene, Thing, draw_scene
 from helpers.text import Vocabulary
@@ -106,7 +106,7 @@ def test_bad_images_and_missing_runs_say_what_to_do(photos, tmp_path):
     with pytest.raises(CaptionRunError, match="(?s)does not exist.*notebooks 01 to 05"):
         Captioner.load(tmp_path / "no_run")
     (tmp_path / "empty_run").mkdir()
-    with pytest.raises(CaptionRunError, match="holds no trained model.*notebook 05"):
+    with pytest.raises(CaptionRunError, match="holds no trained merge model.*notebook 05"):
         Captioner.load(tmp_path / "empty_run")
     incomplete = save_run(tmp_path / "incomplete", vocab)
     (incomplete / MODEL_META).unlink()
@@ -174,13 +174,89 @@ def test_without_settings_the_newest_trained_run_is_used(tmp_path, monkeypatch):
     for variable in ("CAPTION_RUN_DIR", "CAPTION_DATASET"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("CAPTION_ROOT", str(tmp_path))
-    assert find_run() == tmp_path / "runs" / "flickr8k"  # nothing trained: the settings' folder
-    for age, name in ((200, "shapes"), (100, "mine")):
+    monkeypatch.delenv("CAPTION_ENCODER", raising=False)
+    assert find_run() == tmp_path / "runs" / "flickr8k" / "vgg16"  # nothing trained: settings'
+    for age, name in ((300, "shapes/shapes-vgg"), (200, "flickr8k/vgg16-random"),
+                      (100, "flickr8k/vgg16-random/attention"), (50, "shapes/blind")):
         model = tmp_path / "runs" / name / "model.keras"
         model.parent.mkdir(parents=True)
         model.write_text("")
         os.utime(model, (model.stat().st_mtime - age,) * 2)
-    assert find_run() == tmp_path / "runs" / "mine"  # the newest
+    # the newest run folder; a model kept inside a run (attention/, blind/) is not a run
+    assert find_run() == tmp_path / "runs" / "flickr8k" / "vgg16-random"
+    old_layout = tmp_path / "runs" / "old" / "model.keras"  # runs/<dataset>/ itself
+    old_layout.parent.mkdir(parents=True)
+    old_layout.write_text("")
+    assert find_run() == old_layout.parent
     assert find_run(tmp_path / "runs" / "shapes") == tmp_path / "runs" / "shapes"
     monkeypatch.setenv("CAPTION_DATASET", "shapes")
-    assert find_run() == tmp_path / "runs" / "shapes"  # the settings say which
+    assert find_run() == tmp_path / "runs" / "shapes" / "shapes-vgg"  # the settings say which
+
+
+@pytest.fixture(scope="module")
+def attention_run(photos, tmp_path_factory):
+    """A run folder holding an (untrained) attention model in attention/, as notebook 08 leaves
+    it, and the grid features of the photos."""
+    dataset, _, vocab, _ = photos
+    settings = get_settings()
+    work = tmp_path_factory.mktemp("attention")
+    cache = extract_features(dataset, work / "grid_features", grid=True, encoder=settings.encoder,
+                             data_dir=settings.data_dir, progress=False)
+    model = build_attention_model(len(vocab), grid_shape=encoder_spec(settings.encoder).grid_shape,
+                                  units=16, embedding_dim=8, attention_dim=8, seed=0)
+    run_dir = work / "run"
+    save_trained(model, vocab, model_dir(run_dir, attention=True),
+                 **{**run_info(settings, attention=True), "epoch": 1, "val_loss": 1.0})
+    return cache, run_dir
+
+
+def test_the_attention_model_captions_by_name_or_by_its_folder(photos, attention_run, capsys):
+    """Bug 2: --run <run>/attention said to re-run notebooks 02 and 05 with the same encoder."""
+    dataset, _, vocab, _ = photos
+    cache, run_dir = attention_run
+    grid = encoder_spec(get_settings().encoder).grid
+    names = cache.available[:3]
+    paths = [dataset.image_path(n) for n in names]
+    captioner = Captioner.load(run_dir, model="attention")
+    np.testing.assert_allclose(captioner.features(paths), cache.get(names, grid),
+                               rtol=1e-2, atol=1e-2)
+    expected = greedy_decode(captioner.model, cache.get(names, grid), vocab).captions
+    assert caption_image(paths, run_dir, model="attention") == expected
+    assert main([str(paths[0]), "--run", str(run_dir), "--model", "attention"]) == 0
+    assert capsys.readouterr().out.splitlines() == [expected[0]]
+    assert main([str(paths[0]), "--run", str(run_dir / "attention")]) == 0  # its own folder
+    assert capsys.readouterr().out.splitlines() == [expected[0]]
+    # the merge model is the default; a run with only the attention model says what to pass
+    with pytest.raises(CaptionRunError, match="holds no merge model.*--model attention"):
+        Captioner.load(run_dir)
+    with pytest.raises(CaptionRunError, match="Unknown model 'transformer'.*merge, attention"):
+        Captioner.load(run_dir, model="transformer")
+
+
+def test_a_run_folder_captions_without_its_data_folder(photos, tmp_path):
+    """A shapes-vgg run carries its encoder: captioning needed --data for its weights."""
+    dataset, cache, vocab, _ = photos
+    settings = get_settings()
+    run_dir = save_run(tmp_path / "run", vocab)
+    copy = save_encoder_with(run_dir, settings)
+    assert copy is not None and copy.is_relative_to(run_dir)
+    assert save_encoder_with(run_dir, settings) == copy  # up to date: left as it is
+    path = dataset.image_path(cache.available[0])
+    elsewhere = tmp_path / "another data folder"
+    assert caption_image(path, run_dir, data_dir=elsewhere) == caption_image(path, run_dir)
+    assert not elsewhere.exists()  # nothing pretrained there
+    assert save_encoder_with(run_dir, get_settings(encoder="vgg16")) is None  # Keras' own
+
+
+def test_an_encoder_rebuilt_with_other_weights_is_refused(photos, tmp_path):
+    """Bug 4: a random VGG16 rebuilt from its seed by another Keras was not noticed."""
+    _, _, vocab, _ = photos
+    info = run_info(get_settings())
+    assert len(info["encoder_fingerprint"]) == 16
+    changed = save_run(tmp_path / "changed", vocab, encoder_fingerprint="0" * 16)
+    with pytest.raises(CaptionRunError, match="(?s)not the one.*fingerprint.*0000000000000000"):
+        Captioner.load(changed)
+    other_version = save_run(tmp_path / "random", vocab, feature_dim=4096, encoder="vgg16",
+                             encoder_weights="none", encoder_fingerprint="0" * 16)
+    with pytest.raises(CaptionRunError, match="(?s)random VGG16.*seed.*constraints.txt"):
+        Captioner.load(other_version)
