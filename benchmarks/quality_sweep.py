@@ -4,7 +4,7 @@ Floating-point results differ across CPUs: oneDNN picks its kernels by
 instruction set, features change in the 7th digit, and training amplifies that
 into other captions and another best epoch. A quality assertion is only worth
 keeping if it holds, with a wide margin, for every model seed and every
-instruction set. This script measures what notebooks 06 and 07 assert, on the world
+instruction set. This script measures what notebooks 06, 07 and 08 assert, on the world
 that ``make test`` uses (200 images, 20 test images), for:
 
 * model seeds (``CAPTION_SEED``), 0-4 by default;
@@ -13,11 +13,13 @@ that ``make test`` uses (200 images, 20 test images), for:
 Each instruction set runs in its own process (the variable is read when
 TensorFlow starts), which pretrains its own encoder (``make test``'s
 ``shapes-vgg-small`` unless ``--encoder`` says otherwise), extracts the features
-once and trains the real and the blind model for each seed. On a CPU whose
+once and trains the real and the blind model for each seed, and notebook 08's
+attention model (``--no-attention`` leaves it out). On a CPU whose
 best is AVX2, ``AVX2`` and ``default`` are the same kernels: ``--isas default
 SSE41`` then covers both. Run it with ``make sweep`` or ``python -m
 benchmarks.quality_sweep``: about 13 minutes per instruction set on 2 cores
-(SSE4.1 is the slowest). It is a measurement, not a test.
+without the attention model (SSE4.1 is the slowest; the attention model adds about
+its training time per seed). It is a measurement, not a test.
 """
 
 from __future__ import annotations
@@ -34,17 +36,17 @@ ISAS = ("SSE41", "AVX2", "default")
 
 
 def _one_isa(isa: str, seeds: list[int], images: int, folder: Path,
-             encoder: str = "shapes-vgg-small") -> list[dict]:
-    """Train and score the real and the blind model for each seed; one row per seed."""
+             encoder: str = "shapes-vgg-small", attention: bool = True) -> list[dict]:
+    """Train and score the real and the blind model (and the attention model) for each seed."""
     from helpers.decoding import greedy_decode
     from helpers.metrics import bleu
     from helpers.models import build_caption_model
-    from helpers.pipeline import prepare
+    from helpers.pipeline import load_or_train, prepare
     from helpers.runs import load_trained, run_info
     from helpers.settings import get_settings
     from helpers.shapes import load_scenes
     from helpers.shapes_truth import truth_rates
-    from helpers.training import fit, load_or_train
+    from helpers.training import fit
 
     rows = []
     for seed in seeds:
@@ -55,7 +57,7 @@ def _one_isa(isa: str, seeds: list[int], images: int, folder: Path,
         shared = folder / isa / "features"
         if shared.is_dir() and not (settings.run_dir / "features").exists():
             shutil.copytree(shared, settings.run_dir / "features")  # same ISA, same features
-        run = prepare(settings, progress=False)
+        run = prepare(settings, progress=False, grid=attention)
         if not shared.is_dir():
             shutil.copytree(settings.run_dir / "features", shared)
         model, meta = load_or_train(run, verbose=0)
@@ -79,6 +81,8 @@ def _one_isa(isa: str, seeds: list[int], images: int, folder: Path,
                           **{f"{kind} {what}": value if value == value else 0.0  # nan: none
                              for kind, r in rates.items() for what, value in r.items()},
                           **_confusion_diagonal(captions, scenes)}
+        if attention:
+            row["real"].update(_attention_check(run, scenes))
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
@@ -90,6 +94,25 @@ def _confusion_diagonal(captions: list[str], scenes: list) -> dict:
 
     return {f"07 {kind} right": share_right(table)
             for kind, table in truth_confusion(captions, scenes).items()}
+
+
+def _attention_check(run, scenes: list) -> dict:
+    """Notebook 08's check: attention on the object a word names, against a uniform map."""
+    from helpers.decoding import greedy_decode
+    from helpers.pipeline import load_or_train
+    from helpers.shapes_truth import attention_on_named
+
+    model, meta = load_or_train(run, attention=True, verbose=0)
+    decoded = greedy_decode(model, run.split("test", grid=True).features, run.vocab)
+    looked = []
+    for tokens, maps, scene in zip(decoded.tokens, decoded.attention, scenes):
+        looked += attention_on_named([run.vocab.words[t] for t in tokens], maps, scene)
+    if not looked:  # no colour or shape word names an object: the check has nothing to see
+        return {"08 on named / uniform": 0.0, "08 words": 0}
+    on_object = sum(r["on_object"] for r in looked) / len(looked)
+    uniform = sum(r["uniform"] for r in looked) / len(looked)
+    return {"08 on named / uniform": on_object / uniform, "08 words": len(looked),
+            "08 best epoch": meta["epoch"]}
 
 
 def _decoding_checks(model, test, vocab) -> dict:
@@ -105,7 +128,7 @@ def _decoding_checks(model, test, vocab) -> dict:
 
 
 def run(seeds: list[int], isas: list[str], images: int, folder: Path,
-        encoder: str = "shapes-vgg-small") -> list[dict]:
+        encoder: str = "shapes-vgg-small", attention: bool = True) -> list[dict]:
     """Every (instruction set, seed) pair, each instruction set in a child process."""
     rows = []
     for isa in isas:
@@ -115,7 +138,7 @@ def run(seeds: list[int], isas: list[str], images: int, folder: Path,
             env["ONEDNN_MAX_CPU_ISA"] = isa
         command = [sys.executable, "-m", "benchmarks.quality_sweep", "--child", isa,
                    "--images", str(images), "--folder", str(folder), "--encoder", encoder,
-                   "--seeds", *map(str, seeds)]
+                   "--seeds", *map(str, seeds), *([] if attention else ["--no-attention"])]
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if done.returncode:
             raise RuntimeError(f"the {isa} run failed:\n{done.stderr[-3000:]}")
@@ -143,6 +166,11 @@ def report(rows: list[dict]) -> list[str]:
                      f"{sum(r['classic_agrees'] for r in rows)}/{len(rows)} runs; beam 3 minus "
                      f"greedy mean log probability, smallest: "
                      f"{min(r['beam3_minus_greedy_logp'] for r in rows):.4f}")
+    attention = [r["real"]["08 on named / uniform"] for r in rows
+                 if "08 on named / uniform" in r["real"]]
+    if attention:  # notebook 08 asserts at least 1.5 times
+        lines.append(f"notebook 08, attention on the named object / a uniform map's share: "
+                     f"smallest {min(attention):.2f} of {len(attention)} runs (asserted: 1.5)")
     return lines
 
 
@@ -154,13 +182,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folder", type=Path, default=Path("runs") / "sweep")
     parser.add_argument("--encoder", default="shapes-vgg-small",
                         help="the encoder (make test's: shapes-vgg-small)")
+    parser.add_argument("--no-attention", dest="attention", action="store_false",
+                        help="leave out notebook 08's attention model (quicker)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     folder = args.folder.resolve()
     if args.child:
-        _one_isa(args.child, args.seeds, args.images, folder, args.encoder)
+        _one_isa(args.child, args.seeds, args.images, folder, args.encoder, args.attention)
         return
-    rows = run(args.seeds, args.isas, args.images, folder, args.encoder)
+    rows = run(args.seeds, args.isas, args.images, folder, args.encoder, args.attention)
     (folder / "sweep.json").write_text(json.dumps(rows, indent=1))
     print("\n".join(report(rows)))
 

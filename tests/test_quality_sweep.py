@@ -1,0 +1,23 @@
+"""`make sweep` (benchmarks/quality_sweep.py) reports every notebook check it measures."""
+
+from __future__ import annotations
+
+from benchmarks import quality_sweep
+
+
+def _row(seed: int, attention: float | None) -> dict:
+    real = {column: 0.5 for column in quality_sweep.COLUMNS}
+    if attention is not None:
+        real["08 on named / uniform"] = attention
+    return {"isa": "default", "seed": seed, "best_epoch": 3, "real": real,
+            "blind": {column: 0.1 for column in quality_sweep.COLUMNS}}
+
+
+def test_the_report_gives_notebook_08s_worst_case_against_its_threshold():
+    lines = quality_sweep.report([_row(0, 2.9), _row(1, 1.7)])
+    assert lines[-1] == ("notebook 08, attention on the named object / a uniform map's share: "
+                         "smallest 1.70 of 2 runs (asserted: 1.5)")
+
+
+def test_without_the_attention_model_the_report_leaves_08_out():
+    assert not any("notebook 08" in line for line in quality_sweep.report([_row(0, None)]))
