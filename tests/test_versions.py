@@ -11,7 +11,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
-IMPORT_TO_DIST = {"PIL": "pillow", "sklearn": "scikit-learn"}  # import names that differ from the package's name
+# import names that differ from the package's name
+IMPORT_TO_DIST = {"PIL": "pillow", "sklearn": "scikit-learn"}
 
 
 def _requirements(path: Path) -> dict[str, Requirement]:
