@@ -25,15 +25,17 @@ constraints:  ## after a green `make test`: record the versions it ran with
 	{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^caption-helpers'; } > constraints.txt.tmp
 	mv constraints.txt.tmp constraints.txt
 
-tutorial: setup  ## run every notebook in order; executed copies go to runs/<dataset>/notebooks/
-	@mkdir -p runs/$(DATASET)/notebooks
-	@for nb in $(NOTEBOOKS); do \
+tutorial: setup  ## run every notebook in order; executed copies go to the run folder's notebooks/
+	@out=$$(CAPTION_DATASET=$(DATASET) $(PY) -c \
+	  "from helpers.settings import get_settings; print(get_settings().run_dir / 'notebooks')") \
+	  && mkdir -p "$$out" || exit 1; \
+	for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb ($(DATASET))"; start=$$(date +%s); \
 	  CAPTION_DATASET=$(DATASET) $(PY) -m jupyter nbconvert --to notebook --execute \
-	    --ExecutePreprocessor.timeout=3600 --output-dir runs/$(DATASET)/notebooks "$$nb" || exit 1; \
+	    --ExecutePreprocessor.timeout=3600 --output-dir "$$out" "$$nb" || exit 1; \
 	  echo "   done in $$(( $$(date +%s) - start )) s"; \
-	done
-	@echo "Executed notebooks are in runs/$(DATASET)/notebooks/"
+	done; \
+	echo "Executed notebooks are in $$out/ (runs/<dataset>/<encoder>/notebooks by default)"
 
 lint: setup  ## ruff on the code and the notebooks; the notebooks are as `make format` writes them
 	$(PY) -m ruff check .

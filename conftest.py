@@ -10,6 +10,8 @@ inherit this environment. A caller can override any of it.
 import os
 from pathlib import Path
 
+from helpers.settings import QUICK_VARIABLE, run_name
+
 ROOT = Path(__file__).resolve().parent
 
 os.environ.setdefault("CAPTION_DATASET", "shapes")
@@ -17,7 +19,11 @@ os.environ.setdefault("CAPTION_SHAPES_IMAGES", "200")
 # the faster pretrained encoder: pretrained once per data folder, in about two minutes
 os.environ.setdefault("CAPTION_ENCODER", "shapes-vgg-small")
 os.environ.setdefault("CAPTION_DATA_DIR", str(ROOT / "data" / "ci"))
-os.environ.setdefault("CAPTION_RUN_DIR", str(ROOT / "runs" / "ci"))
-# shorter demonstrations where nothing checked depends on their length: notebook 02
-# probes 100 images rather than 400, notebook 08 trains its attention model 8 epochs
-os.environ.setdefault("CAPTION_QUICK", "1")
+# one run folder per encoder, as a learner's runs/<dataset>/<encoder>; runs a notebook makes
+# beside its own (run_dir.parent / ...) stay inside runs/ci
+os.environ.setdefault("CAPTION_RUN_DIR", str(ROOT / "runs" / "ci" / run_name(
+    os.environ["CAPTION_ENCODER"], os.environ.get("CAPTION_ENCODER_WEIGHTS", "imagenet"))))
+# not a setting (helpers.settings.quick_demo): shorter demonstrations where nothing checked
+# depends on their length: notebook 02 probes 100 images rather than 400, notebook 08 trains
+# its attention model 8 epochs; the models it trains are marked "quick" in model.json
+os.environ.setdefault(QUICK_VARIABLE, "1")
