@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import sys
 from dataclasses import dataclass
@@ -68,8 +69,7 @@ def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0,
         outputs = [base.get_layer(name).output for name in layers]
         return keras.Model(base.input, outputs, name=encoder.replace("-", "_") + "_encoder")
     if weights == "none":
-        keras.utils.set_random_seed(seed)
-        base = keras.applications.VGG16(weights=None)
+        base = _random_vgg16(seed)
     elif weights == "imagenet":
         try:
             base = keras.applications.VGG16(weights="imagenet")
@@ -94,6 +94,23 @@ def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0,
             raise EncoderWeightsError(f"{path} is not a VGG16 weights file: {err}") from err
     outputs = [base.get_layer(name).output for name in layers]
     return keras.Model(base.input, outputs, name="vgg16_encoder")
+
+
+def _random_vgg16(seed: int):
+    """VGG16 with random weights from ``seed``: the same network on every machine (notebook 02).
+
+    Keras' VGG16 takes no seed: each layer draws its initialisers' seeds from
+    Python's ``random``. So that state is seeded for the build and put back
+    afterwards, and a learner's own random sequences go on as before.
+    """
+    import keras
+
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        return keras.applications.VGG16(weights=None)
+    finally:
+        random.setstate(state)
 
 
 def _write_json(path: Path, data: dict) -> None:

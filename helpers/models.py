@@ -7,7 +7,7 @@ the LSTM reads only the words, and the image joins it afterwards::
                                                            (+) -> Dense 256 relu -> Dense softmax
     words -> Embedding 256 (mask 0) -> dropout -> LSTM 256 -+
 
-The seed's values are the defaults. One difference from the classic code: the
+The original tutorial's values are the defaults. One difference from the classic code: the
 LSTM returns its output at **every** position, so one call predicts the next
 word after each prefix of a caption at once (teacher forcing on whole captions,
 notebook 05). :func:`next_word_model` wraps the very same layers in the classic
@@ -25,7 +25,45 @@ from keras import layers, ops
 FEATURE_DIM = 4096  # VGG16 fc2
 UNITS = 256
 EMBEDDING_DIM = 256
-DROPOUT = 0.5  # the seed's dropout rate, on both branches
+DROPOUT = 0.5  # the original tutorial's dropout rate, on both branches
+
+
+class _Seeds:
+    """Seeded initialisers for one model, drawn one after another from ``seed``.
+
+    A builder seeds what it builds, each layer with its own initialiser, and
+    leaves the process's random state (Python's, NumPy's, TensorFlow's) alone.
+    """
+
+    def __init__(self, seed: int):
+        self.draw = np.random.default_rng(seed)
+
+    def number(self) -> int:
+        """The next seed."""
+        return int(self.draw.integers(2**31 - 1))
+
+    def glorot(self) -> keras.initializers.Initializer:
+        """Keras' default for a kernel."""
+        return keras.initializers.GlorotUniform(seed=self.number())
+
+    def orthogonal(self) -> keras.initializers.Initializer:
+        """Keras' default for an LSTM's recurrent kernel."""
+        return keras.initializers.Orthogonal(seed=self.number())
+
+    def uniform(self) -> keras.initializers.Initializer:
+        """Keras' default for an embedding."""
+        return keras.initializers.RandomUniform(-0.05, 0.05, seed=self.number())
+
+    def dense(self, units: int, **kwargs) -> layers.Dense:
+        return layers.Dense(units, kernel_initializer=self.glorot(), **kwargs)
+
+    def embedding(self, vocab_size: int, dim: int, **kwargs) -> layers.Embedding:
+        return layers.Embedding(vocab_size, dim, embeddings_initializer=self.uniform(), **kwargs)
+
+    def lstm(self, units: int, **kwargs) -> layers.LSTM:
+        return layers.LSTM(units, kernel_initializer=self.glorot(),
+                           recurrent_initializer=self.orthogonal(), seed=self.number(), **kwargs)
+
 
 
 @keras.saving.register_keras_serializable(package="captioning")
@@ -66,7 +104,7 @@ def build_caption_model(
     """
     if vocab_size < 5:
         raise ValueError(f"vocab_size={vocab_size}: a vocabulary has 4 special tokens plus words")
-    keras.utils.set_random_seed(seed)
+    seeds = _Seeds(seed)
     features = keras.Input(shape=(feature_dim,), name="features")
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
 
@@ -76,18 +114,18 @@ def build_caption_model(
         mean, std = (np.asarray(a, dtype="float32") for a in feature_stats)
         x = layers.Normalization(mean=mean, variance=std**2, name="standardise")(x)
     x = layers.Dropout(dropout, seed=seed, name="image_dropout")(x)
-    image = layers.Dense(units, activation="relu", name="image_dense")(x)
+    image = seeds.dense(units, activation="relu", name="image_dense")(x)
     image = layers.Reshape((1, units), name="image_per_step")(image)  # broadcast over time
 
     # Word branch: each position sees the words so far.
-    w = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
+    w = seeds.embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
     w = layers.Dropout(dropout, seed=seed + 1, name="word_dropout")(w)
-    words = layers.LSTM(units, return_sequences=True, name="lstm")(w)
+    words = seeds.lstm(units, return_sequences=True, name="lstm")(w)
 
     # Merge, then decide the next word.
     merged = layers.Add(name="merge")([image, words])
-    hidden = layers.Dense(units, activation="relu", name="decoder_dense")(merged)
-    probs = layers.Dense(vocab_size, activation="softmax", name="next_word")(hidden)
+    hidden = seeds.dense(units, activation="relu", name="decoder_dense")(merged)
+    probs = seeds.dense(vocab_size, activation="softmax", name="next_word")(hidden)
     return keras.Model([features, tokens], probs, name=name)
 
 
@@ -118,16 +156,16 @@ def build_inject_model(
     The image vector becomes the LSTM's initial state, so the recurrent part
     mixes image and words. Same inputs and outputs as :func:`build_caption_model`.
     """
-    keras.utils.set_random_seed(seed)
+    seeds = _Seeds(seed)
     features = keras.Input(shape=(feature_dim,), name="features")
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     x = layers.Dropout(dropout, seed=seed)(features)
-    state = layers.Dense(units, activation="tanh", name="image_to_state")(x)
-    w = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
+    state = seeds.dense(units, activation="tanh", name="image_to_state")(x)
+    w = seeds.embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
     w = layers.Dropout(dropout, seed=seed + 1)(w)
-    words = layers.LSTM(units, return_sequences=True, name="lstm")(w, initial_state=[state, state])
-    hidden = layers.Dense(units, activation="relu", name="decoder_dense")(words)
-    probs = layers.Dense(vocab_size, activation="softmax", name="next_word")(hidden)
+    words = seeds.lstm(units, return_sequences=True, name="lstm")(w, initial_state=[state, state])
+    hidden = seeds.dense(units, activation="relu", name="decoder_dense")(words)
+    probs = seeds.dense(vocab_size, activation="softmax", name="next_word")(hidden)
     return keras.Model([features, tokens], probs, name="inject_captioner")
 
 
@@ -159,13 +197,16 @@ class AttentionLSTM(layers.Layer):
     """
 
     def __init__(self, units: int = UNITS, attention_dim: int = ATTENTION_DIM,
-                 penalty: float = ATTENTION_PENALTY, **kwargs):
+                 penalty: float = ATTENTION_PENALTY, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.units, self.attention_dim, self.penalty = units, attention_dim, penalty
-        self.grid_keys = layers.Dense(attention_dim, name="grid_keys")  # W_a, once per image
-        self.state_query = layers.Dense(attention_dim, use_bias=False, name="state_query")  # W_h
-        self.score = layers.Dense(1, use_bias=False, name="score")  # v
-        self.cell = layers.LSTMCell(units, name="cell")
+        self.seed, seeds = seed, _Seeds(seed)  # its initial weights
+        self.grid_keys = seeds.dense(attention_dim, name="grid_keys")  # W_a, once per image
+        self.state_query = seeds.dense(attention_dim, use_bias=False, name="state_query")  # W_h
+        self.score = seeds.dense(1, use_bias=False, name="score")  # v
+        self.cell = layers.LSTMCell(units, kernel_initializer=seeds.glorot(),
+                                    recurrent_initializer=seeds.orthogonal(),
+                                    seed=seeds.number(), name="cell")
 
     def build(self, embedded_shape, tokens_shape, grid_shape, h_shape, c_shape):
         self.grid_keys.build(grid_shape)
@@ -204,7 +245,7 @@ class AttentionLSTM(layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units,
-                "attention_dim": self.attention_dim, "penalty": self.penalty}
+                "attention_dim": self.attention_dim, "penalty": self.penalty, "seed": self.seed}
 
 
 def coverage_penalty(alphas, tokens):
@@ -256,7 +297,7 @@ def build_attention_model(
     """
     if vocab_size < 5:
         raise ValueError(f"vocab_size={vocab_size}: a vocabulary has 4 special tokens plus words")
-    keras.utils.set_random_seed(seed)
+    seeds = _Seeds(seed)
     rows, cols, channels = grid_shape
     grid = keras.Input(shape=grid_shape, name="grid")
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
@@ -266,18 +307,18 @@ def build_attention_model(
         mean, std = (np.asarray(a, dtype="float32") for a in grid_stats)
         positions = layers.Normalization(mean=mean, variance=std**2, name="standardise")(positions)
     summary = layers.GlobalAveragePooling1D(name="grid_mean")(positions)
-    h0 = layers.Dense(units, activation="tanh", name="init_h")(summary)
-    c0 = layers.Dense(units, activation="tanh", name="init_c")(summary)
+    h0 = seeds.dense(units, activation="tanh", name="init_h")(summary)
+    c0 = seeds.dense(units, activation="tanh", name="init_c")(summary)
 
-    w = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
+    w = seeds.embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
     w = layers.Dropout(dropout, seed=seed + 1, name="word_dropout")(w)
-    states, contexts, _ = attention_layer(units, attention_dim, penalty, name="attention_lstm")(
-        w, tokens, positions, h0, c0)
+    states, contexts, _ = attention_layer(units, attention_dim, penalty, seed=seed + 2,
+                                          name="attention_lstm")(w, tokens, positions, h0, c0)
 
     x = layers.Concatenate(name="state_and_context")([states, contexts])
     x = layers.Dropout(dropout, seed=seed, name="output_dropout")(x)
-    hidden = layers.Dense(units, activation="relu", name="decoder_dense")(x)
-    probs = layers.Dense(vocab_size, activation="softmax", name="next_word")(hidden)
+    hidden = seeds.dense(units, activation="relu", name="decoder_dense")(x)
+    probs = seeds.dense(vocab_size, activation="softmax", name="next_word")(hidden)
     return keras.Model([grid, tokens], probs, name=name)
 
 

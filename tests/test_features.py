@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from helpers.data import load_dataset
@@ -184,3 +187,23 @@ def test_extraction_killed_mid_way_resumes_exactly(full_cache, small_world, tmp_
     names = full_cache.available
     assert np.array_equal(resumed.get(names), full_cache.get(names))
     assert np.array_equal(resumed.get(names, GRID_LAYER), full_cache.get(names, GRID_LAYER))
+
+
+def _global_draws() -> tuple:
+    return random.random(), float(np.random.rand()), float(tf.random.uniform(()))
+
+
+def test_a_random_vgg16_is_seeded_without_touching_the_learners_random_state():
+    def after(build) -> tuple:
+        random.seed(7), np.random.seed(7), tf.random.set_seed(7)
+        built = build()
+        return built, _global_draws()
+
+    _, untouched = after(lambda: None)
+    first, draws = after(lambda: build_encoder("none", seed=3))
+    assert draws == untouched  # Python's, NumPy's and TensorFlow's sequences go on as before
+    kernel = first.get_layer("fc2").get_weights()[0]
+    np.testing.assert_array_equal(build_encoder("none", seed=3).get_layer("fc2").get_weights()[0],
+                                  kernel)
+    assert not np.array_equal(build_encoder("none", seed=4).get_layer("fc2").get_weights()[0],
+                              kernel)

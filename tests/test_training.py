@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from helpers.data import load_dataset
 from helpers.encoders import is_pretrained
@@ -208,3 +211,23 @@ def test_features_are_standardised_unless_they_are_imagenet_vgg16s(weights, enco
     stats = feature_stats(Cache(), ["a.jpg"], weights, encoder)
     assert (stats is not None) == standardised
     assert is_pretrained(weights, encoder) != standardised or encoder != "vgg16"
+
+
+def test_fit_seeds_the_run_and_leaves_the_learners_random_state_alone(world, tmp_path):
+    dataset, vocab, cache = world
+    train = CaptionData.from_split(dataset, "train", vocab, cache)
+    val = CaptionData.from_split(dataset, "val", vocab, cache)
+
+    def draws() -> tuple:
+        return random.random(), float(np.random.rand()), float(tf.random.uniform(()))
+
+    models = [small_model(vocab, seed=2) for _ in range(2)]
+    random.seed(7), np.random.seed(7), tf.random.set_seed(7)
+    untouched = draws()
+    random.seed(7), np.random.seed(7), tf.random.set_seed(7)
+    first = fit(models[0], vocab, train, val, tmp_path / "a", epochs=2, seed=2, verbose=0)
+    assert draws() == untouched  # Python's, NumPy's and TensorFlow's sequences go on as before
+    # the same model seed and run seed train the same model, whatever the process did before
+    random.seed(99)
+    second = fit(models[1], vocab, train, val, tmp_path / "b", epochs=2, seed=2, verbose=0)
+    assert [r["loss"] for r in second.history] == [r["loss"] for r in first.history]
