@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with native_logs_to_file():  # TensorFlow's start-up lines go to a log file
             captioner = Captioner.load(args.run, args.data, model=args.model)
-    except CaptionRunError as err:
+    except (CaptionRunError, ValueError) as err:  # ValueError: a malformed CAPTION_* setting
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"captioning with the model in {captioner.run_dir}", file=sys.stderr)
