@@ -40,6 +40,10 @@ from helpers.shapes_vgg import load_shapes_vgg, pretrain, weights_id
 FC2_LAYER = "fc2"  # every encoder of the registry names its image vector so
 
 
+class FeatureCacheError(RuntimeError):
+    """A run folder's feature cache was made by another encoder; it is kept, not overwritten."""
+
+
 class EncoderWeightsError(RuntimeError):
     """The encoder's weights could not be had; the message lists the offline choices."""
 
@@ -256,6 +260,12 @@ def cache_settings(dataset_name: str, weights: str, grid: bool, encoder: str = "
     }
 
 
+def _made_by(settings: dict) -> tuple:
+    """The dataset and encoder of a cache (VGG16's weights too): what a run folder is kept for."""
+    weights = settings["weights"] if settings["encoder"] == "VGG16" else None
+    return settings["dataset"], settings["encoder"], weights
+
+
 def _cache_holds(cached: dict, wanted: dict) -> bool:
     """True when a cache made with ``cached`` settings holds everything ``wanted`` asks for."""
     same = {k: v for k, v in cached.items() if k != "layers"}
@@ -298,8 +308,16 @@ def extract_features(
     meta = cache.meta if meta_path.exists() else None
     if meta is not None and not grid and _cache_holds(meta["settings"], wanted):
         wanted = meta["settings"]  # a cache that also holds the grid serves fc2 as it is
+    if meta is not None and _made_by(meta["settings"]) != _made_by(wanted):
+        raise FeatureCacheError(
+            f"{folder} holds features of another dataset or encoder "
+            f"({', '.join(map(str, filter(None, _made_by(meta['settings']))))}); this run asks for "
+            f"{', '.join(map(str, filter(None, _made_by(wanted))))}. They are kept: use the "
+            "default run folder, one per encoder (runs/<dataset>/<encoder>), or another "
+            "CAPTION_RUN_DIR, or delete that folder yourself if you no longer need it.")
     if meta is None or meta["settings"] != wanted or meta["names"] != names:
-        shutil.rmtree(folder, ignore_errors=True)  # stale or absent: start afresh
+        # absent, or made by this encoder from other images or older pretrained weights
+        shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         shape = (len(names), layer_names.fc2_dim)
         np.lib.format.open_memmap(folder / "fc2.npy", "w+", np.float32, shape)

@@ -11,7 +11,12 @@ from PIL import Image
 
 from helpers.data import load_dataset
 from helpers.encoders import encoder_spec
-from helpers.features import EncoderWeightsError, build_encoder, extract_features
+from helpers.features import (
+    EncoderWeightsError,
+    FeatureCacheError,
+    build_encoder,
+    extract_features,
+)
 from helpers.images import ImageLoadError, load_image, preprocess, read_rgb
 from tests.fixtures import write_jpeg
 
@@ -142,6 +147,18 @@ def test_stale_cache_is_rebuilt(small_world, tmp_path):
     fc2_only = extract_features(small_world, tmp_path, weights="none", progress=False)
     assert fc2_only.meta["settings"]["layers"] == ["fc2", GRID_LAYER]
     assert (tmp_path / "features" / "fc2.npy").stat().st_mtime_ns == stamp
+
+
+def test_cache_of_another_encoder_is_kept_not_overwritten(small_world, tmp_path):
+    with pytest.warns(UserWarning):
+        extract_features(small_world, tmp_path, weights="none", batch_size=8, progress=False)
+    fc2 = tmp_path / "features" / "fc2.npy"
+    stamp, size = fc2.stat().st_mtime_ns, fc2.stat().st_size
+    weights_file = tmp_path / "my_vgg16.weights.h5"
+    weights_file.write_bytes(b"not used: refused before the encoder is built")
+    with pytest.raises(FeatureCacheError, match="another dataset or encoder.*CAPTION_RUN_DIR"):
+        extract_features(small_world, tmp_path, weights=str(weights_file), progress=False)
+    assert fc2.stat().st_mtime_ns == stamp and fc2.stat().st_size == size  # still there
 
 
 def test_normalizer_uses_training_images_only(full_cache, small_world):
