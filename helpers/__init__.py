@@ -27,7 +27,8 @@ Images and features (notebook 02)
 Text and models
   * :mod:`helpers.text`      - caption cleaning, word counts, the vocabulary (notebooks 01, 03)
   * :mod:`helpers.models`    - the merge captioner (notebook 04), the attention one (notebook 08)
-  * :mod:`helpers.runs`      - a run folder: saving and loading models, what made them
+  * :mod:`helpers.runs`      - a run folder, one per dataset and encoder, self-contained:
+    saving and loading models, what made them, the encoder they need
   * :mod:`helpers.training`  - whole-caption training, checkpoints, resuming (notebook 05)
   * :mod:`helpers.decoding`  - batched greedy decoding and beam search (notebooks 06, 08)
   * :mod:`helpers.classic`   - the classic tutorials' way, for comparison (notebooks 04-06)

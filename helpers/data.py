@@ -3,17 +3,8 @@
 One function, :func:`load_dataset`, reads every layout the series supports and
 returns the same :class:`CaptionDataset`:
 
-* **Flickr8k, official layout** (what the classic tutorials use)::
-
-      Flicker8k_Dataset/*.jpg            (spelled so)
-      Flickr8k.token.txt                 <image>.jpg#<0-4><TAB><caption>
-      Flickr_8k.{train,dev,test}Images.txt
-      (the text files may sit in a Flickr8k_text/ subfolder)
-
-* **Flickr8k, Kaggle layout**: ``Images/`` and ``captions.txt`` (CSV with the
-  header ``image,caption``; captions may contain commas).
-* **Karpathy split JSON** (``dataset_flickr8k.json``, ``dataset_flickr30k.json``,
-  ``dataset_coco.json``): ``images[].filename``, ``split``, ``sentences[].raw``.
+* Flickr8k in its official layout or Kaggle's, and the Karpathy split JSON of
+  Flickr8k, Flickr30k or COCO (:mod:`helpers.layouts` reads each one);
 * **The shapes world** (:mod:`helpers.shapes`), generated on first use in the
   official layout, so the same reader serves it.
 
