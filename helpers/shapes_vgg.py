@@ -59,8 +59,6 @@ from helpers.shapes_scenes import (
 )
 
 NAME = "shapes-vgg"
-
-
 WEIGHTS_FILE = "weights.weights.h5"
 
 
@@ -86,18 +84,22 @@ def build_shapes_vgg(recipe: Recipe):
     import keras
     from keras import layers
 
+    init = _initialisers(recipe.seed)
     convs = [(f"block{b}_conv{c}", width) for b, (width, n) in enumerate(recipe.blocks, start=1)
              for c in range(1, n + 1)]
-    made = {name: layers.Conv2D(width, 3, padding="same", activation="relu", name=name)
+    made = {name: layers.Conv2D(width, 3, padding="same", activation="relu", name=name,
+                                kernel_initializer=next(init))
             for name, width in convs}
     rescale = layers.Rescaling(1 / 64, name="rescale")
     pools = {b: layers.MaxPooling2D(2, name=f"block{b}_pool") for b in range(1, 6)}
     grid_max = layers.GlobalMaxPooling2D(name="grid_max")
     flatten, join = layers.Flatten(name="flatten"), layers.Concatenate(name="where_and_what")
-    fc1 = layers.Dense(recipe.fc_dim, activation="relu", name="fc1")
-    fc2 = layers.Dense(recipe.fc_dim, activation="relu", name="fc2")
-    head = layers.Dense(len(LABELS), activation="sigmoid", name="labels")
-    grid_head = layers.Dense(len(LABELS), activation="sigmoid", name="grid_labels")
+    fc1 = layers.Dense(recipe.fc_dim, activation="relu", name="fc1", kernel_initializer=next(init))
+    fc2 = layers.Dense(recipe.fc_dim, activation="relu", name="fc2", kernel_initializer=next(init))
+    head = layers.Dense(len(LABELS), activation="sigmoid", name="labels",
+                        kernel_initializer=next(init))
+    grid_head = layers.Dense(len(LABELS), activation="sigmoid", name="grid_labels",
+                             kernel_initializer=next(init))
 
     def forward(x):
         x = rescale(x)
@@ -118,6 +120,15 @@ def build_shapes_vgg(recipe: Recipe):
     half = keras.Input((IMAGE_SIZE // 2, IMAGE_SIZE // 2, 3), name="image_112")
     trainer = keras.Model(half, forward(half), name="pretraining")
     return encoder, trainer
+
+
+def _initialisers(seed: int):
+    """Glorot uniform initialisers (Keras' default) seeded from ``seed``, not from the process."""
+    import keras
+
+    draw = np.random.default_rng(seed)
+    while True:
+        yield keras.initializers.GlorotUniform(seed=int(draw.integers(2**31 - 1)))
 
 
 def halve(images: np.ndarray) -> np.ndarray:
@@ -151,7 +162,9 @@ def build_object_trainer(trainer, recipe: Recipe):
         if block < 4:
             x = trainer.get_layer(f"block{block}_pool")(x)
     most, mean = layers.GlobalMaxPooling2D()(x), layers.GlobalAveragePooling2D()(x)
-    heads = {task: layers.Dense(len(classes), activation="softmax", name=task)(
+    init = _initialisers(recipe.seed + 2)
+    heads = {task: layers.Dense(len(classes), activation="softmax", name=task,
+                                kernel_initializer=next(init))(
         mean if task == "background" else most) for task, classes in PATCH_TASKS.items()}
     return keras.Model(picture, heads, name="one_object")
 
@@ -180,23 +193,61 @@ def load_card(data_dir: str | Path, encoder: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int):
-    """Shuffled training batches with random flips.
+def _batches(images: np.ndarray, targets, batch_size: int, seed: int, epochs: range,
+             flips: bool = True):
+    """The batches of ``epochs``, one after another; epoch *e* is shuffled from ``seed + e``.
 
-    Flips keep every label true (the labels say *what* is in the scene, not
-    where), so they give the network new pictures for free.
+    Random flips (from the same seed) keep every label true: the labels say
+    *what* is in the scene, not where, so they give new pictures for free. A
+    resumed training sees exactly what an uninterrupted one would have seen.
     """
     import tensorflow as tf
 
-    def flip(image, target):
-        image = tf.image.random_flip_up_down(tf.image.random_flip_left_right(image))
-        return image, target
+    pictures = tf.data.Dataset.from_tensor_slices((images, targets))
 
-    targets = {"labels": labels, "grid_labels": labels}
-    return (tf.data.Dataset.from_tensor_slices((images, targets))
-            .shuffle(len(images), seed=seed)
-            .map(flip, num_parallel_calls=tf.data.AUTOTUNE)
-            .batch(batch_size).prefetch(2))
+    def flip(pair, coin):
+        image, target = pair
+        image = tf.where(coin % 2 == 1, image[:, ::-1], image)
+        return tf.where(coin // 2 % 2 == 1, image[::-1], image), target
+
+    def epoch(number):
+        data = pictures.shuffle(len(images), seed=seed + number)
+        if flips:
+            coins = tf.data.Dataset.random(seed=seed + number)
+            data = tf.data.Dataset.zip(data, coins).map(flip, num_parallel_calls=tf.data.AUTOTUNE)
+        return data.batch(batch_size)
+
+    return tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(epoch).prefetch(2)
+
+
+def _recorder(measure, history: list[dict], total: int, say, commit=None,
+              loss: str | None = None, stop_after: int | None = None):
+    """A Keras callback for the end of each epoch: held-out accuracy, the epoch's line, a commit.
+
+    ``measure(model)`` gives held-out accuracy per attribute; each epoch adds a
+    row to ``history`` (an epoch trained again after an interruption replaces
+    its row); ``commit(seconds)`` saves the progress with the epoch's time;
+    ``stop_after`` stops after that epoch, as an interruption would (tests).
+    """
+    import keras
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.tick = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            right = {k: round(float(v), 4) for k, v in measure(self.model).items()}
+            row = {"epoch": epoch + 1, **({"loss": round(float(logs[loss]), 4)} if loss else {})}
+            history[:] = [r for r in history if r["epoch"] <= epoch] + [{**row, **right}]
+            said = f"loss {row['loss']:.3f}  held-out, exactly right" if loss else "held-out, right"
+            say(f"  epoch {epoch + 1}/{total}  {said}: "
+                + "  ".join(f"{k} {v:.0%}" for k, v in right.items()), flush=True)
+            if commit:
+                commit(time.perf_counter() - self.tick)
+            if stop_after is not None and epoch + 1 >= stop_after < total:
+                self.model.stop_training = True
+
+    return Record()
 
 
 def _learn_objects(trainer, recipe: Recipe, say) -> tuple[list[dict], float, float]:
@@ -213,15 +264,17 @@ def _learn_objects(trainer, recipe: Recipe, say) -> tuple[list[dict], float, flo
     model = build_object_trainer(trainer, recipe)
     model.compile(keras.optimizers.Adam(recipe.learning_rate),
                   loss=dict.fromkeys(PATCH_TASKS, "sparse_categorical_crossentropy"))
-    history = []
-    for epoch in range(recipe.patch_epochs):
-        model.fit(train_x, train_y, batch_size=32, epochs=1, shuffle=True, verbose=0)
+
+    def right(model) -> dict:
         predicted = model.predict(test_x, batch_size=200, verbose=0)
-        right = {task: round(float(np.mean(predicted[task].argmax(axis=1) == test_y[task])), 4)
-                 for task in PATCH_TASKS}
-        history.append({"epoch": epoch + 1, **right})
-        say(f"  epoch {epoch + 1}/{recipe.patch_epochs}  held-out, right: "
-            + "  ".join(f"{k} {v:.0%}" for k, v in right.items()), flush=True)
+        return {task: np.mean(predicted[task].argmax(axis=1) == test_y[task])
+                for task in PATCH_TASKS}
+
+    history: list[dict] = []
+    model.fit(_batches(train_x, train_y, 32, recipe.seed + 2, range(recipe.patch_epochs),
+                       flips=False),
+              epochs=recipe.patch_epochs, steps_per_epoch=-(-recipe.patches // 32), shuffle=False,
+              verbose=0, callbacks=[_recorder(right, history, recipe.patch_epochs, say)])
     return history, drawing, time.perf_counter() - tick
 
 
@@ -230,15 +283,14 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
     """Pretrain ``encoder`` once per machine and return its card (notebook 02).
 
     Reuses finished weights at once. Otherwise runs stage a (single objects,
-    a minute or so, redone whole if interrupted), then stage b (whole scenes)
-    epoch by epoch, saving the weights after each and measuring held-out
-    accuracy per attribute, and writes the weights and ``card.json`` into
-    :func:`encoder_folder`. The pictures are drawn again after an
-    interruption: they follow from the seed. An interrupted stage b resumes
-    after its last finished epoch with those weights and the learning-rate
-    schedule where it was; Adam's running averages of the gradients start
-    afresh. ``stop_after_epochs`` stops stage b early, as an interruption
-    would, and returns None (used by the tests).
+    a minute or so, redone whole if interrupted), then stage b (whole scenes):
+    one ``fit`` whose ``BackupAndRestore`` keeps the weights and Adam's state
+    (the learning-rate schedule with it) after every epoch, so an interrupted
+    stage b resumes after its last finished epoch exactly where it was. Each
+    epoch's held-out accuracy per attribute goes on the card, written with the
+    weights into :func:`encoder_folder`. The pictures are drawn again after an
+    interruption: they follow from the seed. ``stop_after_epochs`` stops stage b
+    early, as an interruption would, and returns None (used by the tests).
     """
     import keras
 
@@ -248,30 +300,34 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
     if card_path.exists() and weights_path.exists():
         return json.loads(card_path.read_text())
     folder.mkdir(parents=True, exist_ok=True)
-    state_path = folder / "progress.json"
+    state_path, stage_a, backup = folder / "progress.json", folder / "objects.weights.h5", \
+        folder / "backup"
     written = json.loads(json.dumps(asdict(recipe)))  # as progress.json holds it (lists)
     state = json.loads(state_path.read_text()) if state_path.exists() else None
-    if state is not None and (state.get("recipe") != written
-                              or not (folder / state["checkpoint"]).exists()):
-        state = None  # another recipe or a lost checkpoint: start afresh
-    state = state or {"recipe": written, "objects": None, "epochs_done": 0, "history": [],
-                      "seconds": {"drawing": 0.0, "objects": 0.0, "training": 0.0},
-                      "checkpoint": "none"}
+    if state is not None and (state.get("recipe") != written or not stage_a.exists()):
+        state = None  # another recipe or a lost stage a: start afresh
+    if state is not None and not backup.exists():
+        state["history"] = []  # stage b's backup is lost: stage b starts afresh
+    if state is None:
+        shutil.rmtree(backup, ignore_errors=True)  # never mixed into another start
+        state = {"recipe": written, "objects": None, "history": [],
+                 "seconds": {"drawing": 0.0, "objects": 0.0, "training": 0.0}}
     say = print if progress else (lambda *a, **k: None)
 
-    keras.utils.set_random_seed(recipe.seed + state["epochs_done"])
+    def commit(**seconds: float) -> None:
+        for part, value in seconds.items():
+            state["seconds"][part] += value
+        write_atomically(state_path, json.dumps(state, indent=1))
+
     _, trainer = build_shapes_vgg(recipe)
     if state["objects"] is None:
         history, drawing, seconds = _learn_objects(trainer, recipe, say)
         state["objects"] = history
-        state["seconds"]["drawing"] += drawing
-        state["seconds"]["objects"] += seconds
-        state["checkpoint"] = "objects.weights.h5"
-        trainer.save_weights(folder / state["checkpoint"])
-        write_atomically(state_path, json.dumps(state, indent=1))  # commits stage a
+        trainer.save_weights(stage_a)
+        commit(drawing=drawing, objects=seconds)  # commits stage a
     else:
         say("Stage a (one object at a time) is done.")
-    trainer.load_weights(folder / state["checkpoint"])
+    trainer.load_weights(stage_a)
 
     tick = time.perf_counter()
     say(f"Stage b, whole scenes: drawing {recipe.train_images:,} + {recipe.test_images:,} "
@@ -279,7 +335,7 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
     train_x, train_y = make_pretraining_set(recipe.train_images, recipe.seed)
     test_x, test_y = make_pretraining_set(recipe.test_images, recipe.seed + 1)
     train_x, test_x = halve(train_x), halve(test_x)
-    state["seconds"]["drawing"] += time.perf_counter() - tick
+    commit(drawing=time.perf_counter() - tick)
 
     for layer in trainer.layers:  # what stage a taught the first blocks stays as it is
         if layer.name.startswith("block") and int(layer.name[5]) <= recipe.frozen_blocks:
@@ -287,34 +343,29 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
     steps_per_epoch = -(-recipe.train_images // recipe.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(recipe.learning_rate,
                                                       steps_per_epoch * recipe.epochs)
-    optimizer = keras.optimizers.Adam(schedule)
-    trainer.compile(optimizer, loss={"labels": "binary_crossentropy",
-                                     "grid_labels": "binary_crossentropy"})
-    if state["epochs_done"]:
-        optimizer.iterations.assign(steps_per_epoch * state["epochs_done"])
-        say(f"Resuming after epoch {state['epochs_done']} of {recipe.epochs}.")
-    for epoch in range(state["epochs_done"], recipe.epochs):
-        tick = time.perf_counter()
-        batches = _batches(train_x, train_y, recipe.batch_size, recipe.seed + epoch)
-        loss = trainer.fit(batches, epochs=1, verbose=0,
-                           shuffle=False).history["labels_loss"][-1]  # shuffled above
-        held_out = group_accuracy(trainer.predict(test_x, batch_size=100, verbose=0)["labels"],
-                                  test_y)
-        state["history"].append({"epoch": epoch + 1, "loss": round(float(loss), 4),
-                                 **{k: round(v, 4) for k, v in held_out.items()}})
-        state["seconds"]["training"] += time.perf_counter() - tick
-        state["epochs_done"] = epoch + 1
-        previous, state["checkpoint"] = state["checkpoint"], f"epoch{epoch + 1}.weights.h5"
-        trainer.save_weights(folder / state["checkpoint"])
-        write_atomically(state_path, json.dumps(state, indent=1))  # commits the epoch
-        (folder / previous).unlink(missing_ok=True)
-        say(f"  epoch {epoch + 1}/{recipe.epochs}  loss {loss:.3f}  held-out, exactly right: "
-            + "  ".join(f"{k} {v:.0%}" for k, v in held_out.items()), flush=True)
-        if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs < recipe.epochs:
-            return None
+    trainer.compile(keras.optimizers.Adam(schedule),
+                    loss={"labels": "binary_crossentropy", "grid_labels": "binary_crossentropy"})
+    done = len(state["history"])
+    if done:
+        say(f"Resuming after epoch {done} of {recipe.epochs}.")
+
+    def held_out(model) -> dict:
+        return group_accuracy(model.predict(test_x, batch_size=100, verbose=0)["labels"], test_y)
+
+    record = _recorder(held_out, state["history"], recipe.epochs, say,
+                       commit=lambda seconds: commit(training=seconds),
+                       loss="labels_loss", stop_after=stop_after_epochs)
+    targets = {"labels": train_y, "grid_labels": train_y}
+    trainer.fit(_batches(train_x, targets, recipe.batch_size, recipe.seed,
+                         range(done, recipe.epochs)),
+                epochs=recipe.epochs, steps_per_epoch=steps_per_epoch, shuffle=False, verbose=0,
+                callbacks=[record, keras.callbacks.BackupAndRestore(
+                    backup, double_checkpoint=True, delete_checkpoint=False)])
+    if len(state["history"]) < recipe.epochs:
+        return None
 
     tmp = folder / "weights.tmp.weights.h5"
-    shutil.copyfile(folder / state["checkpoint"], tmp)
+    trainer.save_weights(tmp)
     os.replace(tmp, weights_path)
     card = {
         "encoder": recipe.name,
@@ -339,7 +390,8 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
         "keras": keras.__version__,
     }
     write_atomically(card_path, json.dumps(card, indent=1))  # the weights count from now on
-    (folder / state["checkpoint"]).unlink(missing_ok=True)
+    shutil.rmtree(backup, ignore_errors=True)
+    stage_a.unlink(missing_ok=True)
     state_path.unlink(missing_ok=True)
     return card
 

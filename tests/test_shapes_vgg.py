@@ -5,6 +5,7 @@ import random
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from helpers import encoders, shapes_scenes, shapes_vgg
 from helpers.encoders import SHAPES_VGG_GRID, Recipe, encoder_spec, shapes_vgg_spec
@@ -94,7 +95,12 @@ def test_layers_are_taken_by_name_as_in_vgg16():
 
 
 def test_pretraining_is_cached_resumed_and_made_once(tiny, tmp_path, capsys):
+    random.seed(7), np.random.seed(7), tf.random.set_seed(7)
+    untouched = random.random(), np.random.rand(), float(tf.random.uniform(()))
+    random.seed(7), np.random.seed(7), tf.random.set_seed(7)
     assert pretrain(tmp_path, tiny, stop_after_epochs=1) is None  # interrupted after epoch 1
+    # pretraining seeds what it trains, not the process: a learner's sequences go on as before
+    assert (random.random(), np.random.rand(), float(tf.random.uniform(()))) == untouched
     folder = shapes_vgg.encoder_folder(tmp_path, TINY)
     first = json.loads((folder / "progress.json").read_text())["history"]
     assert len(first) == 1 and not (folder / "card.json").exists()
@@ -114,6 +120,11 @@ def test_pretraining_is_cached_resumed_and_made_once(tiny, tmp_path, capsys):
 
     assert pretrain(tmp_path, tiny) == card  # the second use reads the card, trains nothing
     assert capsys.readouterr().out == ""
+    # the interruption cost nothing: Adam's state and the data of each epoch were as they would
+    # have been, so the resumed pretraining learnt exactly what an uninterrupted one learns
+    straight = pretrain(tmp_path / "uninterrupted", tiny, progress=False)
+    assert straight["history"] == card["history"]
+    assert straight["objects_history"] == card["objects_history"]
 
     other = Recipe(**{**TINY.__dict__, "epochs": 3})
     assert shapes_vgg.encoder_folder(tmp_path, other) != folder  # another recipe, other weights
