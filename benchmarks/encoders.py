@@ -22,6 +22,7 @@ def run(n_images: int = 128, batch_size: int = 32, repeats: int = 2,
     import tensorflow as tf
 
     from helpers.data import load_dataset
+    from helpers.encoders import choose_encoder
     from helpers.features import build_encoder
     from helpers.images import image_batches
     from helpers.settings import get_settings
@@ -31,8 +32,9 @@ def run(n_images: int = 128, batch_size: int = 32, repeats: int = 2,
     card = pretrain(data_dir, encoder)
     dataset = load_dataset("shapes", root=Path(tempfile.mkdtemp()) / "shapes", n_images=n_images)
     paths = [str(dataset.image_path(n)) for n in sorted(dataset.captions)]
-    networks = {encoder: build_encoder(encoder=encoder, data_dir=data_dir, progress=False),
-                "vgg16 (random)": build_encoder("none")}
+    networks = {encoder: build_encoder(choose_encoder(encoder, data_dir=data_dir),
+                                       progress=False),
+                "vgg16 (random)": build_encoder(choose_encoder("vgg16", "none"))}
     forwards = {name: tf.function(lambda x, n=net: n(x, training=False), reduce_retracing=True)
                 for name, net in networks.items()}
     speed = dict.fromkeys(forwards, 0.0)

@@ -28,13 +28,14 @@ def run(n_images: int = 64, batch_size: int = 32, repeats: int = 2) -> dict[str,
     import tensorflow as tf
 
     from helpers.data import load_dataset
+    from helpers.encoders import choose_encoder
     from helpers.features import build_encoder
     from helpers.images import image_batches, load_image
 
     root = Path(tempfile.mkdtemp()) / "shapes"
     dataset = load_dataset("shapes", root=root, n_images=max(n_images, 10))
     paths = [str(dataset.image_path(n)) for n in sorted(dataset.captions)[:n_images]]
-    encoder = build_encoder("none")
+    encoder = build_encoder(choose_encoder("vgg16", "none"))
     forward = tf.function(lambda x: encoder(x, training=False), reduce_retracing=True)
     warm = np.zeros((batch_size, 224, 224, 3), np.float32)
     forward(warm)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.decoding import beam_search, greedy_decode
-from helpers.encoders import encoder_spec
+from helpers.encoders import choose_encoder, encoder_spec
 from helpers.features import EncoderWeightsError, build_encoder
 from helpers.images import ImageLoadError, load_image
 from helpers.models import is_attention_model
@@ -184,8 +184,8 @@ class Captioner:
                 f"encoder {spec.name} gives {numbers(wanted)}: the model and encoder do not "
                 f"match. Run notebooks 02 and {notebook} again with the same CAPTION_ENCODER.")
         try:
-            encoder = build_encoder(weights if spec.takes_weights else "none", grid=attention,
-                                    encoder=spec.name, data_dir=encoder_data, progress=False)
+            choice = choose_encoder(spec.name, weights, data_dir=encoder_data)
+            encoder = build_encoder(choice, grid=attention, progress=False)
         except EncoderWeightsError as err:  # offline, or a weights file of another machine
             raise CaptionRunError(f"The model in {folder} needs VGG16 with weights {weights!r}, "
                                   f"which cannot be had here:\n{err}") from None

@@ -11,6 +11,11 @@ from one forward pass by layer name. Each entry of :data:`ENCODERS` says:
 * the names and shapes of its ``fc2`` and grid layers;
 * for ``shapes-vgg``, the :class:`Recipe` of its pretraining.
 
+A run's choice of encoder is one value, an :class:`EncoderChoice` (the entry,
+its weights, where a pretrained ``shapes-vgg`` is kept, the seed of a random
+VGG16), made once from the settings (``settings.encoder_choice``) and passed
+whole to whatever builds, caches, standardises or records an encoder.
+
 This module is data only: it imports no TensorFlow. Building an encoder is
 :func:`helpers.features.build_encoder`'s job.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 IMAGE_SIDE = 224  # every encoder reads 224x224 RGB pictures
 SHAPES_VGG_GRID = "block4_conv2"  # shapes-vgg's conv grid (VGG16's is block5_conv3)
@@ -102,13 +108,56 @@ def encoder_spec(name: str) -> EncoderSpec:
     return spec
 
 
-def is_pretrained(weights: str, encoder: str = "vgg16") -> bool:
-    """Whether an encoder with these ``weights`` was trained (ImageNet, or a weights file).
+@dataclass(frozen=True)
+class EncoderChoice:
+    """The encoder a run uses, with all it takes to build the same network again.
 
-    ``"none"`` is a randomly initialised network: its activations have an
-    arbitrary scale, so the captioner standardises them (notebook 04). A path
-    to a weights file counts as pretrained: it is how ImageNet weights are used
-    offline, and it must behave exactly like ``"imagenet"``. ``shapes-vgg`` is
-    always pretrained (notebook 02); ``weights`` are VGG16's only.
+    ``weights`` apply to VGG16 only: ``"imagenet"``, ``"none"`` (a random VGG16
+    from ``seed``) or the path of a weights file. A ``shapes-vgg`` network's
+    weights are those of its pretraining, kept under ``data_dir``; its
+    ``weights`` read ``"pretrained"``.
     """
-    return not encoder_spec(encoder).takes_weights or str(weights) != "none"
+
+    spec: EncoderSpec
+    weights: str = "imagenet"
+    data_dir: Path | None = None
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def pretrained(self) -> bool:
+        """Whether the network was trained (ImageNet, a weights file, or shapes-vgg's pretraining).
+
+        A path to a weights file counts as pretrained: it is how ImageNet
+        weights are used offline, and it must behave exactly like ``"imagenet"``.
+        """
+        return not self.spec.takes_weights or self.weights != "none"
+
+    @property
+    def standardise(self) -> bool:
+        """Whether its features get standardised before the captioner reads them (notebook 04).
+
+        ImageNet's VGG16 feeds ``fc2`` to the model as it is, as the original
+        tutorial does. Any other encoder gives activations of an arbitrary scale:
+        a random VGG16, and ``shapes-vgg``, whose scale is whatever its minutes of
+        pretraining left.
+        """
+        return not (self.spec.takes_weights and self.pretrained)
+
+
+def choose_encoder(name: str = "vgg16", weights: str = "imagenet",
+                   data_dir: str | Path | None = None, seed: int = 0) -> EncoderChoice:
+    """An :class:`EncoderChoice` by name; ``weights`` are ignored for ``shapes-vgg``.
+
+    >>> choose_encoder("vgg16", "none").pretrained
+    False
+    >>> choose_encoder("shapes-vgg", "none").weights
+    'pretrained'
+    """
+    spec = encoder_spec(name)
+    return EncoderChoice(spec, str(weights) if spec.takes_weights else "pretrained",
+                         Path(data_dir).expanduser().resolve() if data_dir is not None else None,
+                         int(seed))

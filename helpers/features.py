@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.encoders import encoder_spec
+from helpers.encoders import EncoderChoice
 from helpers.images import IMAGE_SIZE, image_batches
 from helpers.runtime import write_atomically
 from helpers.shapes_vgg import load_shapes_vgg, pretrain, weights_id
@@ -48,32 +48,31 @@ class EncoderWeightsError(RuntimeError):
     """The encoder's weights could not be had; the message lists the offline choices."""
 
 
-def build_encoder(weights: str = "imagenet", grid: bool = False, seed: int = 0,
-                  encoder: str = "vgg16", data_dir: str | Path | None = None,
-                  progress: bool = True):
+def build_encoder(choice: EncoderChoice, grid: bool = False, progress: bool = True):
     """The encoder cut at ``fc2`` (and at its conv grid when ``grid``), layers taken by name.
 
-    For VGG16, ``weights``: ``"imagenet"`` (downloaded once by Keras, about
-    528 MB), ``"none"`` (random initialisation from ``seed``: no download, the
-    same network on every machine) or the path of a VGG16 weights file.
-    ``encoder="shapes-vgg"`` takes the small network pretrained on shapes-world
-    scenes, pretraining it first (a few minutes, once per machine) when
-    ``data_dir`` holds no weights for it yet.
+    ``choice`` (``settings.encoder_choice``, or :func:`helpers.encoders.choose_encoder`)
+    says which network. For VGG16, its weights: ``"imagenet"`` (downloaded once
+    by Keras, about 528 MB), ``"none"`` (random initialisation from its seed: no
+    download, the same network on every machine) or the path of a VGG16 weights
+    file. ``shapes-vgg`` is the small network pretrained on shapes-world scenes,
+    pretrained first (a few minutes, once per machine) when ``choice.data_dir``
+    holds no weights for it yet.
     """
     import keras
 
-    spec = encoder_spec(encoder)
+    spec, weights = choice.spec, choice.weights
     layers = [spec.fc2, spec.grid] if grid else [spec.fc2]
     if spec.family == "shapes-vgg":
-        if data_dir is None:
-            raise ValueError(f"build_encoder(encoder={encoder!r}) needs data_dir: the data "
-                             "folder that holds (or will hold) its pretrained weights, "
-                             "settings.data_dir in the notebooks")
-        base = load_shapes_vgg(data_dir, encoder, progress=progress)
+        if choice.data_dir is None:
+            raise ValueError(f"the {spec.name} encoder needs a data folder: the one that holds "
+                             "(or will hold) its pretrained weights; choose it with "
+                             "choose_encoder(name, data_dir=...) or settings.encoder_choice")
+        base = load_shapes_vgg(choice.data_dir, spec.name, progress=progress)
         outputs = [base.get_layer(name).output for name in layers]
-        return keras.Model(base.input, outputs, name=encoder.replace("-", "_") + "_encoder")
+        return keras.Model(base.input, outputs, name=spec.name.replace("-", "_") + "_encoder")
     if weights == "none":
-        base = _random_vgg16(seed)
+        base = _random_vgg16(choice.seed)
     elif weights == "imagenet":
         try:
             base = keras.applications.VGG16(weights="imagenet")
@@ -239,7 +238,7 @@ def _channel_stats(rows: CachedRows, chunk: int = 256) -> tuple[np.ndarray, np.n
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def cache_settings(dataset_name: str, weights: str, grid: bool, encoder: str = "vgg16",
+def cache_settings(dataset_name: str, choice: EncoderChoice, grid: bool,
                    pretrained: str | None = None) -> dict:
     """What makes a cache: a cache made with other settings is not reused.
 
@@ -247,11 +246,11 @@ def cache_settings(dataset_name: str, weights: str, grid: bool, encoder: str = "
     when its pretraining finished, from :func:`helpers.shapes_vgg.weights_id`)
     stands for the weights, so weights pretrained again mean features made again.
     """
-    spec = encoder_spec(encoder)
+    spec = choice.spec
     if spec.takes_weights:
-        made_by = {"encoder": "VGG16", "weights": weights}
+        made_by = {"encoder": "VGG16", "weights": choice.weights}
     else:
-        made_by = {"encoder": encoder, "weights": pretrained}
+        made_by = {"encoder": spec.name, "weights": pretrained}
     return {
         "dataset": dataset_name,
         **made_by,
@@ -276,33 +275,32 @@ def _cache_holds(cached: dict, wanted: dict) -> bool:
 def extract_features(
     dataset,
     run_dir: str | Path,
-    weights: str = "imagenet",
+    choice: EncoderChoice,
     grid: bool = False,
     batch_size: int = 32,
     progress: bool = True,
     stop_after_batches: int | None = None,
-    encoder: str = "vgg16",
-    data_dir: str | Path | None = None,
 ) -> FeatureCache:
     """Compute (or resume, or reuse) the feature cache of every image of ``dataset``.
 
     Returns the :class:`FeatureCache` in ``<run_dir>/features``. Unreadable
     images are skipped and listed in ``cache.failed``. ``stop_after_batches``
     stops early, as an interruption would (used by the tests and notebook 02).
-    ``encoder`` and ``data_dir`` choose the encoder as in :func:`build_encoder`.
+    ``choice`` is the encoder, as for :func:`build_encoder`.
     """
     from tqdm import tqdm  # a text bar: a saved or exported notebook shows it finished
 
     folder = Path(run_dir) / "features"
     cache = FeatureCache(folder)
     pretrained = None
-    layer_names = encoder_spec(encoder)
+    layer_names = choice.spec
     if layer_names.family == "shapes-vgg":  # pretrained first (once), so its weights are known
-        if data_dir is None:
-            raise ValueError(f"extract_features(encoder={encoder!r}) needs data_dir, the folder "
-                             "of its pretrained weights (settings.data_dir)")
-        pretrained = weights_id(pretrain(data_dir, encoder, progress=progress))
-    wanted = cache_settings(dataset.name, weights, grid, encoder, pretrained)
+        if choice.data_dir is None:
+            raise ValueError(f"the {choice.name} encoder needs the data folder of its pretrained "
+                             "weights: pass settings.encoder_choice, or "
+                             "choose_encoder(name, data_dir=...)")
+        pretrained = weights_id(pretrain(choice.data_dir, choice.name, progress=progress))
+    wanted = cache_settings(dataset.name, choice, grid, pretrained)
     names = sorted(dataset.captions)
     meta_path = folder / "meta.json"
     meta = cache.meta if meta_path.exists() else None
@@ -341,7 +339,7 @@ def extract_features(
 
     import tensorflow as tf
 
-    network = build_encoder(weights, grid=grid, encoder=encoder, data_dir=data_dir,
+    network = build_encoder(choice, grid=grid,
                             progress=progress)
     run = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
     fc2 = np.load(folder / "fc2.npy", mmap_mode="r+")

@@ -62,14 +62,13 @@ class PreparedRun:
 
     def feature_stats(self) -> tuple | None:
         """Standardisation statistics for :func:`helpers.models.build_caption_model`."""
-        return feature_stats(self.cache, self._train_names(), self.settings.encoder_weights,
-                             self.settings.encoder)
+        return feature_stats(self.cache, self._train_names(), self.settings.encoder_choice)
 
     def grid_stats(self) -> tuple | None:
         """Per-channel statistics of the grid for :func:`helpers.models.build_attention_model`
         (``None`` for ImageNet's VGG16, as for ``fc2``)."""
-        return feature_stats(self.cache, self._train_names(), self.settings.encoder_weights,
-                             self.settings.encoder, self.layers.grid)
+        return feature_stats(self.cache, self._train_names(), self.settings.encoder_choice,
+                             self.layers.grid)
 
 
 _GETTING = {
@@ -113,9 +112,8 @@ def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
             notes.append(f"No pretrained {settings.encoder} in {settings.data_dir}: "
                          "pretraining it first (a few minutes, once; notebook 02 does this).")
     # reuses a matching cache at once, rebuilds a stale one, resumes an interrupted one
-    cache = extract_features(dataset, run_dir, weights=settings.encoder_weights, grid=grid,
-                             progress=progress, encoder=settings.encoder,
-                             data_dir=settings.data_dir)
+    cache = extract_features(dataset, run_dir, settings.encoder_choice, grid=grid,
+                             progress=progress)
     save_encoder_with(run_dir, settings)  # the run folder captions without the data folder
     path = run_dir / "vocab.json"
     if path.exists():

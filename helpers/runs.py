@@ -23,7 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from helpers.encoders import encoder_spec
+from helpers.encoders import EncoderChoice, encoder_spec
 from helpers.features import build_encoder
 from helpers.models import vocab_size_of
 from helpers.runtime import repo_root, write_atomically
@@ -131,11 +131,10 @@ def encoder_fingerprint(network) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _fingerprint(encoder: str, weights: str, data_dir: str, made: str) -> str:
+def _fingerprint(choice: EncoderChoice, made: str) -> str:
     """The fingerprint of an encoder as :func:`helpers.features.build_encoder` builds it
     (``made``: what identifies the weights, so that new weights mean a new fingerprint)."""
-    network = build_encoder(weights, encoder=encoder, data_dir=data_dir, progress=False)
-    return encoder_fingerprint(network)
+    return encoder_fingerprint(build_encoder(choice, progress=False))
 
 
 def run_info(settings, attention: bool = False, *, model: str | None = None,
@@ -151,11 +150,11 @@ def run_info(settings, attention: bool = False, *, model: str | None = None,
     """
     name = model or ("attention" if attention else "merge")
     model_dir(settings, model=name)  # a known model
-    spec = encoder_spec(settings.encoder)
-    weights = settings.encoder_weights
+    choice = settings.encoder_choice
+    spec, weights = choice.spec, choice.weights
     card = None
     if not spec.takes_weights:  # its weights are those of its pretraining (notebook 02)
-        card = load_card(settings.data_dir, settings.encoder)
+        card = load_card(choice.data_dir, spec.name)
         weights = weights_id(card) if card else "not pretrained yet"
     info = {"dataset": settings.dataset, "encoder": settings.encoder,
             "encoder_weights": weights,
@@ -166,9 +165,7 @@ def run_info(settings, attention: bool = False, *, model: str | None = None,
             made = f"{path.stat().st_mtime_ns}" if path.is_file() else "missing"
         else:
             made = weights
-        info["encoder_fingerprint"] = _fingerprint(
-            settings.encoder, settings.encoder_weights if spec.takes_weights else "none",
-            str(settings.data_dir), made)
+        info["encoder_fingerprint"] = _fingerprint(choice, made)
     if quick_demo():
         info["quick"] = True
     return info

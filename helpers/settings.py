@@ -33,7 +33,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from helpers.encoders import encoder_spec
+from helpers.encoders import EncoderChoice, choose_encoder, encoder_spec
 from helpers.runtime import repo_root
 
 DATASETS = ("flickr8k", "shapes", "flickr30k", "coco")
@@ -124,6 +124,15 @@ class Settings:
         if isinstance(value, _Invalid):  # checked when used, so other settings still work
             raise value.error
         return value
+
+    @property
+    def encoder_choice(self) -> EncoderChoice:
+        """The run's encoder as one value: name, weights, where shapes-vgg is kept (notebook 02).
+
+        A random VGG16 (weights ``none``) always starts from seed 0, not the
+        model seed: the features, and so the cache, do not change with it.
+        """
+        return choose_encoder(self.encoder, self.encoder_weights, self.data_dir)
 
     @property
     def dataset_dir(self) -> Path:

@@ -31,7 +31,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from helpers.encoders import encoder_spec, is_pretrained
+from helpers.encoders import EncoderChoice
 from helpers.models import count_parameters, is_attention_model
 from helpers.runs import HISTORY_FILE, check_vocabulary, read_history, save_trained
 from helpers.runtime import write_atomically
@@ -157,20 +157,18 @@ def masked_loss() -> keras.losses.Loss:
     return keras.losses.SparseCategoricalCrossentropy(ignore_class=0, name="masked_loss")
 
 
-def feature_stats(cache, train_names: list[str], weights: str,
-                  encoder: str = "vgg16", layer: str = "fc2") -> tuple | None:
+def feature_stats(cache, train_names: list[str], choice: EncoderChoice,
+                  layer: str = "fc2") -> tuple | None:
     """Statistics to standardise the features with, or ``None`` for ImageNet's VGG16.
 
-    The seed feeds ImageNet ``fc2`` activations to the model as they are
-    (``"imagenet"`` or a path to the ImageNet weights file). Any other encoder
-    gives activations of an arbitrary scale: a randomly initialised VGG16
-    (``weights="none"``), and ``shapes-vgg``, whose scale is whatever its
-    minutes of pretraining left (its ``fc2`` is about twice as large as a
-    random VGG16's). Those are standardised with training-split statistics,
-    so an untrained captioner starts close to uniform (notebook 04). ``layer``:
-    the conv grid is standardised the same way, per channel (notebook 08).
+    The original tutorial feeds ImageNet ``fc2`` activations to the model as they
+    are; any other encoder's activations have an arbitrary scale
+    (:attr:`helpers.encoders.EncoderChoice.standardise`). Those are standardised
+    with training-split statistics, so an untrained captioner starts close to
+    uniform (notebook 04). ``layer``: the conv grid is standardised the same
+    way, per channel (notebook 08).
     """
-    if encoder_spec(encoder).takes_weights and is_pretrained(weights, encoder):
+    if not choice.standardise:
         return None
     return cache.normalizer(train_names, layer)
 

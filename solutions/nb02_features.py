@@ -17,8 +17,7 @@ def interrupted_extraction(dataset, run_dir: str | Path, settings, batch_size: i
     Returns what ``meta.json`` says before and after the second run. Use a run
     folder of its own, never the series' ``settings.run_dir``.
     """
-    options = {"weights": settings.encoder_weights, "encoder": settings.encoder,
-               "data_dir": settings.data_dir, "batch_size": batch_size, "progress": False}
+    options = {"choice": settings.encoder_choice, "batch_size": batch_size, "progress": False}
     extract_features(dataset, run_dir, stop_after_batches=stop_after, **options)
     stopped = FeatureCache(Path(run_dir) / "features")
     before = {"done_batches": list(stopped.meta["done_batches"]), "complete": stopped.complete}

@@ -52,8 +52,8 @@ def photos(tmp_path_factory):
             root / "Flicker8k_Dataset" / name, quality=92)
     dataset = load_dataset("flickr8k", root=root)
     work = tmp_path_factory.mktemp("work")
-    cache = extract_features(dataset, work / "features_run", encoder=settings.encoder,
-                             data_dir=settings.data_dir, progress=False)
+    cache = extract_features(dataset, work / "features_run", settings.encoder_choice,
+                             progress=False)
     vocab = Vocabulary.fit([c for cs in dataset.captions.values() for c in cs], min_count=1)
     run_dir = save_run(work / "run", vocab)
     return dataset, cache, vocab, run_dir
@@ -200,8 +200,8 @@ def attention_run(photos, tmp_path_factory):
     dataset, _, vocab, _ = photos
     settings = get_settings()
     work = tmp_path_factory.mktemp("attention")
-    cache = extract_features(dataset, work / "grid_features", grid=True, encoder=settings.encoder,
-                             data_dir=settings.data_dir, progress=False)
+    cache = extract_features(dataset, work / "grid_features", settings.encoder_choice, grid=True,
+                             progress=False)
     model = build_attention_model(len(vocab), grid_shape=encoder_spec(settings.encoder).grid_shape,
                                   units=16, embedding_dim=8, attention_dim=8, seed=0)
     run_dir = work / "run"

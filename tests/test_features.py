@@ -10,7 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 from helpers.data import load_dataset
-from helpers.encoders import encoder_spec
+from helpers.encoders import choose_encoder, encoder_spec
 from helpers.features import (
     EncoderWeightsError,
     FeatureCacheError,
@@ -22,6 +22,7 @@ from tests.fixtures import write_jpeg
 
 VGG16 = encoder_spec("vgg16")
 FC2_DIM, GRID_LAYER = VGG16.fc2_dim, VGG16.grid
+RANDOM = choose_encoder("vgg16", "none")  # a random VGG16: no download
 
 
 @pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "CMYK", "P", "LA"])
@@ -63,10 +64,10 @@ def test_preprocessing_matches_keras():
 
 def test_bad_weights_setting_is_explained(tmp_path):
     with pytest.raises(EncoderWeightsError, match="neither 'imagenet', 'none' nor a file"):
-        build_encoder(str(tmp_path / "nope.h5"))
+        build_encoder(choose_encoder("vgg16", str(tmp_path / "nope.h5")))
     (tmp_path / "bad.h5").write_bytes(b"junk")
     with pytest.raises(EncoderWeightsError, match="not a VGG16 weights file"):
-        build_encoder(str(tmp_path / "bad.h5"))
+        build_encoder(choose_encoder("vgg16", str(tmp_path / "bad.h5")))
 
 
 def test_imagenet_download_failure_names_offline_choices(monkeypatch):
@@ -77,7 +78,7 @@ def test_imagenet_download_failure_names_offline_choices(monkeypatch):
 
     monkeypatch.setattr(keras.applications, "VGG16", offline)
     with pytest.raises(EncoderWeightsError, match="(?s)CAPTION_ENCODER_WEIGHTS=none"):
-        build_encoder("imagenet")
+        build_encoder(choose_encoder("vgg16", "imagenet"))
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def small_world(tmp_path_factory):
 def full_cache(small_world, tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
     with pytest.warns(UserWarning, match="skipped 1 unreadable"):
-        return extract_features(small_world, run, weights="none", grid=True, batch_size=4,
+        return extract_features(small_world, run, RANDOM, grid=True, batch_size=4,
                                 progress=False)
 
 
@@ -111,20 +112,20 @@ def test_extraction_shapes_and_failures(full_cache, small_world):
 
 
 def test_batched_features_equal_one_image_at_a_time(full_cache, small_world):
-    encoder = build_encoder("none")
+    encoder = build_encoder(RANDOM)
     name = full_cache.available[5]
     single = encoder.predict(load_image(small_world.image_path(name))[None], verbose=0)
     np.testing.assert_allclose(full_cache.get([name])[0], single[0], rtol=1e-4, atol=1e-4)
 
 
 def test_interrupted_extraction_resumes_to_the_same_features(full_cache, small_world, tmp_path):
-    partial = extract_features(small_world, tmp_path, weights="none", grid=True, batch_size=4,
+    partial = extract_features(small_world, tmp_path, RANDOM, grid=True, batch_size=4,
                                progress=False, stop_after_batches=1)
     assert not partial.complete
     with pytest.raises(RuntimeError, match="not complete"):
         partial.get(partial.names[:1])
     with pytest.warns(UserWarning):
-        resumed = extract_features(small_world, tmp_path, weights="none", grid=True,
+        resumed = extract_features(small_world, tmp_path, RANDOM, grid=True,
                                    batch_size=8, progress=False)  # batch size of the first run wins
     assert resumed.complete and resumed.meta["batch_size"] == 4
     names = full_cache.available
@@ -134,30 +135,31 @@ def test_interrupted_extraction_resumes_to_the_same_features(full_cache, small_w
 
 def test_stale_cache_is_rebuilt(small_world, tmp_path):
     with pytest.warns(UserWarning):
-        first = extract_features(small_world, tmp_path, weights="none", batch_size=8,
+        first = extract_features(small_world, tmp_path, RANDOM, batch_size=8,
                                  progress=False)
     assert first.meta["settings"]["layers"] == ["fc2"]
     with pytest.warns(UserWarning):
-        again = extract_features(small_world, tmp_path, weights="none", grid=True, batch_size=8,
+        again = extract_features(small_world, tmp_path, RANDOM, grid=True, batch_size=8,
                                  progress=False)
     assert again.meta["settings"]["layers"] == ["fc2", GRID_LAYER]
     assert (tmp_path / "features" / f"{GRID_LAYER}.npy").exists()
     # asking for fc2 alone reuses the cache that also holds the grid
     stamp = (tmp_path / "features" / "fc2.npy").stat().st_mtime_ns
-    fc2_only = extract_features(small_world, tmp_path, weights="none", progress=False)
+    fc2_only = extract_features(small_world, tmp_path, RANDOM, progress=False)
     assert fc2_only.meta["settings"]["layers"] == ["fc2", GRID_LAYER]
     assert (tmp_path / "features" / "fc2.npy").stat().st_mtime_ns == stamp
 
 
 def test_cache_of_another_encoder_is_kept_not_overwritten(small_world, tmp_path):
     with pytest.warns(UserWarning):
-        extract_features(small_world, tmp_path, weights="none", batch_size=8, progress=False)
+        extract_features(small_world, tmp_path, RANDOM, batch_size=8, progress=False)
     fc2 = tmp_path / "features" / "fc2.npy"
     stamp, size = fc2.stat().st_mtime_ns, fc2.stat().st_size
     weights_file = tmp_path / "my_vgg16.weights.h5"
     weights_file.write_bytes(b"not used: refused before the encoder is built")
     with pytest.raises(FeatureCacheError, match="another dataset or encoder.*CAPTION_RUN_DIR"):
-        extract_features(small_world, tmp_path, weights=str(weights_file), progress=False)
+        extract_features(small_world, tmp_path, choose_encoder("vgg16", str(weights_file)),
+                         progress=False)
     assert fc2.stat().st_mtime_ns == stamp and fc2.stat().st_size == size  # still there
 
 
@@ -183,9 +185,10 @@ def test_extraction_killed_mid_way_resumes_exactly(full_cache, small_world, tmp_
     script = (
         "import sys; from helpers.data import load_dataset; "
         "from helpers.features import extract_features; "
+        "from helpers.encoders import choose_encoder; "
         f"ds = load_dataset('shapes', root={str(small_world.root)!r}, n_images=10); "
-        f"extract_features(ds, {str(tmp_path)!r}, weights='none', grid=True, batch_size=4, "
-        "progress=False)"
+        f"extract_features(ds, {str(tmp_path)!r}, choose_encoder('vgg16', 'none'), grid=True, "
+        "batch_size=4, progress=False)"
     )
     child = subprocess.Popen([sys.executable, "-c", script], env={**os.environ})
     meta = tmp_path / "features" / "meta.json"
@@ -199,7 +202,7 @@ def test_extraction_killed_mid_way_resumes_exactly(full_cache, small_world, tmp_
     assert child.returncode == -signal.SIGKILL, "the child finished before it could be killed"
     assert not json.loads(meta.read_text())["complete"]
     with pytest.warns(UserWarning):
-        resumed = extract_features(small_world, tmp_path, weights="none", grid=True,
+        resumed = extract_features(small_world, tmp_path, RANDOM, grid=True,
                                    batch_size=4, progress=False)
     names = full_cache.available
     assert np.array_equal(resumed.get(names), full_cache.get(names))
@@ -217,10 +220,12 @@ def test_a_random_vgg16_is_seeded_without_touching_the_learners_random_state():
         return built, _global_draws()
 
     _, untouched = after(lambda: None)
-    first, draws = after(lambda: build_encoder("none", seed=3))
+    first, draws = after(lambda: build_encoder(choose_encoder("vgg16", "none", seed=3)))
     assert draws == untouched  # Python's, NumPy's and TensorFlow's sequences go on as before
     kernel = first.get_layer("fc2").get_weights()[0]
-    np.testing.assert_array_equal(build_encoder("none", seed=3).get_layer("fc2").get_weights()[0],
-                                  kernel)
-    assert not np.array_equal(build_encoder("none", seed=4).get_layer("fc2").get_weights()[0],
-                              kernel)
+    def fc2_kernel(seed: int) -> np.ndarray:
+        network = build_encoder(choose_encoder("vgg16", "none", seed=seed))
+        return network.get_layer("fc2").get_weights()[0]
+
+    np.testing.assert_array_equal(fc2_kernel(3), kernel)
+    assert not np.array_equal(fc2_kernel(4), kernel)

@@ -8,8 +8,14 @@ import pytest
 import tensorflow as tf
 
 from helpers import encoders, shapes_scenes, shapes_vgg
-from helpers.encoders import SHAPES_VGG_GRID, Recipe, encoder_spec, shapes_vgg_spec
-from helpers.features import build_encoder, extract_features
+from helpers.encoders import (
+    SHAPES_VGG_GRID,
+    Recipe,
+    choose_encoder,
+    encoder_spec,
+    shapes_vgg_spec,
+)
+from helpers.features import FeatureCacheError, build_encoder, extract_features
 from helpers.settings import get_settings
 from helpers.shapes import IMAGE_SIZE, Scene, Thing, draw_scene, random_scene
 from helpers.shapes_scenes import ATTRIBUTES, LABELS, group_accuracy, labels_of, probe
@@ -157,38 +163,37 @@ def test_the_test_encoder_sees_colours_and_shapes_on_the_captioning_worlds_drawi
     assert accuracy["shape"] >= 0.15
 
 
-def test_any_dataset_in_the_flickr8k_layout_takes_it_and_a_change_rebuilds(tmp_path):
+def test_any_dataset_in_the_flickr8k_layout_takes_it_and_keeps_it_from_another_encoder(tmp_path):
     from helpers.data import load_dataset
     from tests.fixtures import sample_captions, write_official
 
     settings = get_settings()
     root = write_official(tmp_path / "photos", sample_captions(10))  # not the shapes world
     world = load_dataset("flickr8k", root=root)
-    cache = extract_features(world, tmp_path / "run", grid=True, encoder="shapes-vgg-small",
-                             data_dir=settings.data_dir, progress=False)
+    choice = choose_encoder("shapes-vgg-small", data_dir=settings.data_dir)
+    cache = extract_features(world, tmp_path / "run", choice, grid=True, progress=False)
     layers = encoder_spec("shapes-vgg-small")
     names = cache.available
     assert cache.meta["settings"]["encoder"] == "shapes-vgg-small"
     assert cache.get(names).shape == (10, layers.fc2_dim)
     assert cache.get(names, layers.grid).shape == (10, *layers.grid_shape)
-    single = build_encoder(encoder="shapes-vgg-small", data_dir=settings.data_dir)
+    single = build_encoder(choice)
     from helpers.images import load_image
 
     one = single.predict(load_image(world.image_path(names[0]))[None], verbose=0)
     np.testing.assert_allclose(one[0], cache.get(names[:1])[0], rtol=1e-3, atol=1e-3)
-    vgg = extract_features(world, tmp_path / "run", weights="none", progress=False,
-                           stop_after_batches=1)
-    assert vgg.meta["settings"]["encoder"] == "VGG16"  # another encoder: rebuilt, not reused
+    with pytest.raises(FeatureCacheError, match="another dataset or encoder"):
+        extract_features(world, tmp_path / "run", choose_encoder("vgg16", "none"), progress=False)
+    assert cache.meta["settings"]["encoder"] == "shapes-vgg-small"  # kept as it was
 
 
 def test_shapes_vgg_is_pretrained_and_its_runs_record_its_pretraining():
-    from helpers.encoders import is_pretrained
     from helpers.runs import run_info
 
-    assert is_pretrained("none", "shapes-vgg")  # VGG16's weights setting does not apply
-    assert not is_pretrained("none", "vgg16")
+    assert choose_encoder("shapes-vgg", "none").pretrained  # VGG16's weights do not apply
+    assert not choose_encoder("vgg16", "none").pretrained
     settings = get_settings(encoder="shapes-vgg-small")
     card = pretrain(settings.data_dir, "shapes-vgg-small", progress=False)  # made once
     assert run_info(settings)["encoder_weights"] == shapes_vgg.weights_id(card)
-    with pytest.raises(ValueError, match="needs data_dir"):
-        build_encoder(encoder="shapes-vgg-small")
+    with pytest.raises(ValueError, match="needs a data folder"):
+        build_encoder(choose_encoder("shapes-vgg-small"))

@@ -217,7 +217,7 @@ def test_nb02_fc1_and_fc2_are_probed_from_the_pretrained_network():
     paths = [str(dataset.image_path(n)) for n in names]
     base = load_shapes_vgg(settings.data_dir, settings.encoder, progress=False)
     fc2 = layer_features(base, paths, "fc2")
-    encoder = build_encoder(encoder=settings.encoder, data_dir=settings.data_dir, progress=False)
+    encoder = build_encoder(settings.encoder_choice, progress=False)
     expected = np.concatenate([encoder(images, training=False).numpy()
                                for images, _ in image_batches(paths, 32)])
     np.testing.assert_allclose(fc2, expected, rtol=1e-4, atol=1e-5)

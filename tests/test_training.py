@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from helpers.data import load_dataset
-from helpers.encoders import is_pretrained
+from helpers.encoders import choose_encoder
 from helpers.models import build_caption_model
 from helpers.runs import load_trained, read_history
 from helpers.text import Vocabulary, VocabularyError
@@ -208,9 +208,10 @@ def test_features_are_standardised_unless_they_are_imagenet_vgg16s(weights, enco
         def normalizer(self, names, layer="fc2"):
             return np.zeros(4), np.ones(4)
 
-    stats = feature_stats(Cache(), ["a.jpg"], weights, encoder)
-    assert (stats is not None) == standardised
-    assert is_pretrained(weights, encoder) != standardised or encoder != "vgg16"
+    choice = choose_encoder(encoder, weights)
+    stats = feature_stats(Cache(), ["a.jpg"], choice)
+    assert (stats is not None) == standardised == choice.standardise
+    assert choice.pretrained != standardised or encoder != "vgg16"
 
 
 def test_fit_seeds_the_run_and_leaves_the_learners_random_state_alone(world, tmp_path):
