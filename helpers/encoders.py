@@ -47,7 +47,7 @@ class Recipe:
     patch_epochs: int = 2
     frozen_blocks: int = 3  # stage b keeps blocks 1..frozen_blocks as stage a left them
     seed: int = 1234  # the pretraining scenes' own seed, not the captioning world's
-    version: int = 2  # bump when the drawing or the network changes
+    version: int = 3  # bump when the drawing, the network or its training changes
 
     def __post_init__(self):
         if len(self.blocks) != 5 or self.blocks[3][1] != 2:

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 
+from helpers.images import preprocess
 from helpers.shapes import BACKGROUNDS, COLOURS, IMAGE_SIZE, SHAPES, SIZES, outline
 
 COUNTS = (1, 2, 3)
@@ -199,3 +200,45 @@ def probe(train_features: np.ndarray, train_labels: np.ndarray, test_features: n
 def scene_labels(scenes: dict, names: list[str]) -> np.ndarray:
     """:func:`labels_of` for images of a captioning shapes world (from ``load_scenes``)."""
     return np.stack([labels_of(scenes[n].background, list(scenes[n].things)) for n in names])
+
+
+def halve(images: np.ndarray) -> np.ndarray:
+    """uint8 RGB images (n, side, side, 3) preprocessed as for VGG16 and halved.
+
+    Exactly what the encoder's first two steps do (the feature pipeline's
+    preprocessing, then 2x2 average pooling), done once before pretraining.
+    """
+    half = images.shape[1] // 2
+    out = np.empty((len(images), half, half, 3), np.float32)
+    for start in range(0, len(images), 256):  # in slices: a float copy of all is large
+        part = preprocess(images[start:start + 256])
+        out[start:start + 256] = part.reshape(len(part), half, 2, half, 2, 3).mean(axis=(2, 4))
+    return out
+
+
+def scene_batches(images: np.ndarray, targets, batch_size: int, seed: int, epochs: range,
+                  flips: bool = True):
+    """Pretraining batches (:mod:`helpers.shapes_vgg`) of ``epochs``, one after another.
+
+    Epoch *e* is shuffled from ``seed + e``.
+    Random flips (from the same seed) keep every label true: the labels say
+    *what* is in the scene, not where, so they give new pictures for free. A
+    resumed training sees exactly what an uninterrupted one would have seen.
+    """
+    import tensorflow as tf
+
+    pictures = tf.data.Dataset.from_tensor_slices((images, targets))
+
+    def flip(pair, coin):
+        image, target = pair
+        image = tf.where(coin % 2 == 1, image[:, ::-1], image)
+        return tf.where(coin // 2 % 2 == 1, image[::-1], image), target
+
+    def epoch(number):
+        data = pictures.shuffle(len(images), seed=seed + number)
+        if flips:
+            coins = tf.data.Dataset.random(seed=seed + number)
+            data = tf.data.Dataset.zip(data, coins).map(flip, num_parallel_calls=tf.data.AUTOTUNE)
+        return data.batch(batch_size)
+
+    return tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(epoch).prefetch(2)

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.encoders import SHAPES_VGG_GRID, Recipe, encoder_spec
-from helpers.images import IMAGE_SIZE, preprocess
+from helpers.images import IMAGE_SIZE
 from helpers.runtime import write_atomically
 from helpers.shapes_scenes import (
     ATTRIBUTES,
@@ -54,8 +54,10 @@ from helpers.shapes_scenes import (
     PATCH_SIZE,
     PATCH_TASKS,
     group_accuracy,
+    halve,
     make_patch_set,
     make_pretraining_set,
+    scene_batches,
 )
 
 NAME = "shapes-vgg"
@@ -131,20 +133,6 @@ def _initialisers(seed: int):
         yield keras.initializers.GlorotUniform(seed=int(draw.integers(2**31 - 1)))
 
 
-def halve(images: np.ndarray) -> np.ndarray:
-    """uint8 RGB images (n, side, side, 3) preprocessed as for VGG16 and halved.
-
-    Exactly what the encoder's first two steps do (the feature pipeline's
-    preprocessing, then 2x2 average pooling), done once before pretraining.
-    """
-    half = images.shape[1] // 2
-    out = np.empty((len(images), half, half, 3), np.float32)
-    for start in range(0, len(images), 256):  # in slices: a float copy of all is large
-        part = preprocess(images[start:start + 256])
-        out[start:start + 256] = part.reshape(len(part), half, 2, half, 2, 3).mean(axis=(2, 4))
-    return out
-
-
 def build_object_trainer(trainer, recipe: Recipe):
     """Stage a's model: blocks 1-4 of ``trainer`` (the same layers) on one 40x40 object.
 
@@ -191,33 +179,6 @@ def load_card(data_dir: str | Path, encoder: str) -> dict | None:
     """The card of a finished pretraining, or None when there is none yet."""
     path = encoder_folder(data_dir, _recipe(encoder)) / "card.json"
     return json.loads(path.read_text()) if path.exists() else None
-
-
-def _batches(images: np.ndarray, targets, batch_size: int, seed: int, epochs: range,
-             flips: bool = True):
-    """The batches of ``epochs``, one after another; epoch *e* is shuffled from ``seed + e``.
-
-    Random flips (from the same seed) keep every label true: the labels say
-    *what* is in the scene, not where, so they give new pictures for free. A
-    resumed training sees exactly what an uninterrupted one would have seen.
-    """
-    import tensorflow as tf
-
-    pictures = tf.data.Dataset.from_tensor_slices((images, targets))
-
-    def flip(pair, coin):
-        image, target = pair
-        image = tf.where(coin % 2 == 1, image[:, ::-1], image)
-        return tf.where(coin // 2 % 2 == 1, image[::-1], image), target
-
-    def epoch(number):
-        data = pictures.shuffle(len(images), seed=seed + number)
-        if flips:
-            coins = tf.data.Dataset.random(seed=seed + number)
-            data = tf.data.Dataset.zip(data, coins).map(flip, num_parallel_calls=tf.data.AUTOTUNE)
-        return data.batch(batch_size)
-
-    return tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(epoch).prefetch(2)
 
 
 def _recorder(measure, history: list[dict], total: int, say, commit=None,
@@ -271,7 +232,7 @@ def _learn_objects(trainer, recipe: Recipe, say) -> tuple[list[dict], float, flo
                 for task in PATCH_TASKS}
 
     history: list[dict] = []
-    model.fit(_batches(train_x, train_y, 32, recipe.seed + 2, range(recipe.patch_epochs),
+    model.fit(scene_batches(train_x, train_y, 32, recipe.seed + 2, range(recipe.patch_epochs),
                        flips=False),
               epochs=recipe.patch_epochs, steps_per_epoch=-(-recipe.patches // 32), shuffle=False,
               verbose=0, callbacks=[_recorder(right, history, recipe.patch_epochs, say)])
@@ -356,7 +317,7 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
                        commit=lambda seconds: commit(training=seconds),
                        loss="labels_loss", stop_after=stop_after_epochs)
     targets = {"labels": train_y, "grid_labels": train_y}
-    trainer.fit(_batches(train_x, targets, recipe.batch_size, recipe.seed,
+    trainer.fit(scene_batches(train_x, targets, recipe.batch_size, recipe.seed,
                          range(done, recipe.epochs)),
                 epochs=recipe.epochs, steps_per_epoch=steps_per_epoch, shuffle=False, verbose=0,
                 callbacks=[record, keras.callbacks.BackupAndRestore(

@@ -50,7 +50,9 @@ class GatedAttentionLSTM(AttentionLSTM):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.gate = layers.Dense(1, activation="sigmoid", name="gate")
+        self.gate = layers.Dense(1, activation="sigmoid", name="gate",
+                                  kernel_initializer=keras.initializers.GlorotUniform(
+                                      seed=self.seed + 1))
 
     def build(self, embedded_shape, tokens_shape, grid_shape, h_shape, c_shape):
         super().build(embedded_shape, tokens_shape, grid_shape, h_shape, c_shape)
