@@ -181,7 +181,7 @@ def load_card(data_dir: str | Path, encoder: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _recorder(measure, history: list[dict], total: int, say, commit=None,
+def _recorder(measure, history: list[dict], total: int, print_progress, commit=None,
               loss: str | None = None, stop_after: int | None = None):
     """A Keras callback for the end of each epoch: held-out accuracy, the epoch's line, a commit.
 
@@ -201,7 +201,7 @@ def _recorder(measure, history: list[dict], total: int, say, commit=None,
             row = {"epoch": epoch + 1, **({"loss": round(float(logs[loss]), 4)} if loss else {})}
             history[:] = [r for r in history if r["epoch"] <= epoch] + [{**row, **right}]
             said = f"loss {row['loss']:.3f}  held-out, exactly right" if loss else "held-out, right"
-            say(f"  epoch {epoch + 1}/{total}  {said}: "
+            print_progress(f"  epoch {epoch + 1}/{total}  {said}: "
                 + "  ".join(f"{k} {v:.0%}" for k, v in right.items()), flush=True)
             if commit:
                 commit(time.perf_counter() - self.tick)
@@ -211,13 +211,13 @@ def _recorder(measure, history: list[dict], total: int, say, commit=None,
     return Record()
 
 
-def _learn_objects(trainer, recipe: Recipe, say) -> tuple[list[dict], float, float]:
+def _learn_objects(trainer, recipe: Recipe, print_progress) -> tuple[list[dict], float, float]:
     """Stage a: train blocks 1-4 on single objects; returns (history, drawing s, training s)."""
     import keras
 
     tick = time.perf_counter()
-    say(f"Stage a, one object at a time: drawing {recipe.patches:,} + 1,000 pictures of a "
-        f"single object (seed {recipe.seed + 2})...", flush=True)
+    print_progress(f"Stage a, one object at a time: drawing {recipe.patches:,} + 1,000 "
+                   f"pictures of a single object (seed {recipe.seed + 2})...", flush=True)
     train_x, train_y = make_patch_set(recipe.patches, recipe.seed + 2)
     test_x, test_y = make_patch_set(1000, recipe.seed + 3)
     train_x, test_x = halve(train_x), halve(test_x)
@@ -235,7 +235,7 @@ def _learn_objects(trainer, recipe: Recipe, say) -> tuple[list[dict], float, flo
     model.fit(scene_batches(train_x, train_y, 32, recipe.seed + 2, range(recipe.patch_epochs),
                        flips=False),
               epochs=recipe.patch_epochs, steps_per_epoch=-(-recipe.patches // 32), shuffle=False,
-              verbose=0, callbacks=[_recorder(right, history, recipe.patch_epochs, say)])
+              verbose=0, callbacks=[_recorder(right, history, recipe.patch_epochs, print_progress)])
     return history, drawing, time.perf_counter() - tick
 
 
@@ -273,7 +273,7 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
         shutil.rmtree(backup, ignore_errors=True)  # never mixed into another start
         state = {"recipe": written, "objects": None, "history": [],
                  "seconds": {"drawing": 0.0, "objects": 0.0, "training": 0.0}}
-    say = print if progress else (lambda *a, **k: None)
+    print_progress = print if progress else (lambda *a, **k: None)
 
     def commit(**seconds: float) -> None:
         for part, value in seconds.items():
@@ -282,17 +282,18 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
 
     _, trainer = build_shapes_vgg(recipe)
     if state["objects"] is None:
-        history, drawing, seconds = _learn_objects(trainer, recipe, say)
+        history, drawing, seconds = _learn_objects(trainer, recipe, print_progress)
         state["objects"] = history
         trainer.save_weights(stage_a)
         commit(drawing=drawing, objects=seconds)  # commits stage a
     else:
-        say("Stage a (one object at a time) is done.")
+        print_progress("Stage a (one object at a time) is done.")
     trainer.load_weights(stage_a)
 
     tick = time.perf_counter()
-    say(f"Stage b, whole scenes: drawing {recipe.train_images:,} + {recipe.test_images:,} "
-        f"labelled pretraining scenes (seed {recipe.seed})...", flush=True)
+    print_progress(f"Stage b, whole scenes: drawing {recipe.train_images:,} + "
+                   f"{recipe.test_images:,} labelled pretraining scenes (seed {recipe.seed})...",
+                   flush=True)
     train_x, train_y = make_pretraining_set(recipe.train_images, recipe.seed)
     test_x, test_y = make_pretraining_set(recipe.test_images, recipe.seed + 1)
     train_x, test_x = halve(train_x), halve(test_x)
@@ -308,12 +309,12 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
                     loss={"labels": "binary_crossentropy", "grid_labels": "binary_crossentropy"})
     done = len(state["history"])
     if done:
-        say(f"Resuming after epoch {done} of {recipe.epochs}.")
+        print_progress(f"Resuming after epoch {done} of {recipe.epochs}.")
 
     def held_out(model) -> dict:
         return group_accuracy(model.predict(test_x, batch_size=100, verbose=0)["labels"], test_y)
 
-    record = _recorder(held_out, state["history"], recipe.epochs, say,
+    record = _recorder(held_out, state["history"], recipe.epochs, print_progress,
                        commit=lambda seconds: commit(training=seconds),
                        loss="labels_loss", stop_after=stop_after_epochs)
     targets = {"labels": train_y, "grid_labels": train_y}
