@@ -21,7 +21,9 @@ What this module gives:
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import shutil
 import time
@@ -297,7 +299,8 @@ def fit(
         checkpoints.mkdir(parents=True)
         state = {"signature": signature, "stopped_early": False}
         write_atomically(state_path, json.dumps(state, indent=1))
-    before = _read_history(run_dir) if state_path.exists() else []
+    before = _read_history(run_dir)[:_backed_up_epochs(checkpoints)]
+    _write_history(run_dir, before)  # an epoch logged but not backed up is trained again
     resumed_from = len(before)
 
     model.compile(optimizer=keras.optimizers.Adam(), loss=masked_loss())
@@ -329,6 +332,30 @@ def fit(
         stopped_early=bool(state["stopped_early"]),
         words_per_second=train.num_words * trained_epochs / elapsed if trained_epochs else 0.0,
     )
+
+
+def _backed_up_epochs(checkpoints: Path) -> int:
+    """How many epochs ``BackupAndRestore`` has saved in ``checkpoints`` (it resumes after them).
+
+    Keras records them in ``training_metadata.json``; with no backup there is none.
+    """
+    path = checkpoints / "training_metadata.json"
+    return int(json.loads(path.read_text())["epoch"]) if path.exists() else 0
+
+
+def _write_history(run_dir: Path, rows: list[dict]) -> None:
+    """Rewrite ``history.csv`` with ``rows`` (the epochs a resumed run keeps), if it changes."""
+    path = run_dir / HISTORY_FILE
+    if not path.exists() or len(rows) == len(_read_history(run_dir)):
+        return
+    if not rows:
+        path.unlink()
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, buffer.getvalue())
 
 
 def _read_history(run_dir: Path) -> list[dict]:

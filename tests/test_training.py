@@ -232,3 +232,17 @@ def test_fit_seeds_the_run_and_leaves_the_learners_random_state_alone(world, tmp
     random.seed(99)
     second = fit(models[1], vocab, train, val, tmp_path / "b", epochs=2, seed=2, verbose=0)
     assert [r["loss"] for r in second.history] == [r["loss"] for r in first.history]
+
+
+def test_an_epoch_logged_but_not_backed_up_is_trained_again_once(world, tmp_path):
+    dataset, vocab, cache = world
+    train = CaptionData.from_split(dataset, "train", vocab, cache)
+    val = CaptionData.from_split(dataset, "val", vocab, cache)
+    fit(small_model(vocab), vocab, train, val, tmp_path, epochs=1, verbose=0)
+    # killed between the history row of epoch 2 and its backup: the row is there, the backup not
+    history = tmp_path / "history.csv"
+    lines = history.read_text().splitlines()
+    history.write_text("\n".join([*lines, lines[-1].replace("1,", "2,", 1)]) + "\n")
+    resumed = fit(small_model(vocab), vocab, train, val, tmp_path, epochs=2, verbose=0)
+    assert resumed.resumed_from == 1 and resumed.epochs_done == 2
+    assert [row["epoch"] for row in read_history(tmp_path)] == [1, 2]
