@@ -215,3 +215,13 @@ def quick_demo() -> bool:
     if raw not in ("", "0", "1", "false", "true", "no", "yes"):
         raise ValueError(f"{QUICK_VARIABLE}={raw!r}: set it to 1 (quick) or 0")
     return raw in ("1", "true", "yes")
+
+
+QUICK_EPOCHS = 8
+"""The most epochs notebook 08's attention model trains in a quick demonstration."""
+
+
+def demo_epochs(epochs: int) -> int:
+    """The epochs a demonstration trains: ``epochs``, or at most :data:`QUICK_EPOCHS` when the
+    tests ask for quick demonstrations (:func:`quick_demo`; notebook 08 and ``make sweep``)."""
+    return min(epochs, QUICK_EPOCHS) if quick_demo() else epochs
