@@ -17,6 +17,7 @@ still runs.
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.metadata
 import os
 import shutil
@@ -137,8 +138,6 @@ def check_packages(root: Path) -> list[Check]:
 
 def _import_error(module: str) -> str | None:
     """Why ``module`` does not import, or None when it does."""
-    import importlib
-
     try:
         importlib.import_module(module)
     except Exception as err:  # any failure at import is what the learner would meet

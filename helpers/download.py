@@ -20,7 +20,7 @@ import zlib
 from pathlib import Path
 
 from helpers.dataset import DatasetError
-from helpers.layouts import FLICKR8K_IMAGE_DIRS, _find, detect_layout, list_images
+from helpers.layouts import FLICKR8K_IMAGE_DIRS, detect_layout, find_in, list_images
 
 # The official release of the series' data: two zips of the public
 # jbrownlee/Datasets GitHub repository (release tag "Flickr8k").
@@ -219,7 +219,7 @@ def download_flickr8k(
                     ) from err
             except OSError as err:  # the local disk, not the zip: keep it
                 raise _disk_error(archive, err, "check or unpack", root) from err
-    image_dir = _find(root, FLICKR8K_IMAGE_DIRS, kind="dir")
+    image_dir = find_in(root, FLICKR8K_IMAGE_DIRS, kind="dir")
     found = len(list_images(image_dir)) if image_dir else 0
     if found != expected_images:
         raise DatasetError(

@@ -174,7 +174,7 @@ def _group_captions(
     return captions
 
 
-def _find(root: Path, names: tuple[str, ...], kind: str = "file") -> Path | None:
+def find_in(root: Path, names: tuple[str, ...], kind: str = "file") -> Path | None:
     """First of ``names`` found in ``root`` or ``root/Flickr8k_text``."""
     for folder in (root, root / "Flickr8k_text"):
         for name in names:
@@ -185,7 +185,7 @@ def _find(root: Path, names: tuple[str, ...], kind: str = "file") -> Path | None
 
 
 def _official_splits(root: Path) -> dict[str, list[str]] | None:
-    paths = {split: _find(root, (fname,)) for split, fname in SPLIT_FILES.items()}
+    paths = {split: find_in(root, (fname,)) for split, fname in SPLIT_FILES.items()}
     if not all(paths.values()):
         return None
     return {split: read_split_file(path) for split, path in paths.items()}
@@ -242,8 +242,8 @@ def read_official_layout(root: Path, split: str = "official", name: str = "flick
     """Read the official Flickr8k layout in ``root`` (see the module docstring)."""
     split = _reader_split(name, split)
     report = LoadReport()
-    token = _find(root, (TOKEN_FILE,))
-    image_dir = _find(root, FLICKR8K_IMAGE_DIRS, kind="dir")
+    token = find_in(root, (TOKEN_FILE,))
+    image_dir = find_in(root, FLICKR8K_IMAGE_DIRS, kind="dir")
     if token is None or image_dir is None:
         raise DatasetNotFoundError(how_to_get(name, root))
     pairs = read_token_file(token, report)
@@ -327,7 +327,7 @@ def how_to_get(name: str, root: Path) -> str:
 
 def detect_layout(root: Path) -> str | None:
     """``'official'``, ``'kaggle'`` or None, from the files present in ``root``."""
-    if _find(root, (TOKEN_FILE,)) and _find(root, FLICKR8K_IMAGE_DIRS, kind="dir"):
+    if find_in(root, (TOKEN_FILE,)) and find_in(root, FLICKR8K_IMAGE_DIRS, kind="dir"):
         return "official"
     if (root / "captions.txt").is_file() and (root / "Images").is_dir():
         return "kaggle"

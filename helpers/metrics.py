@@ -27,11 +27,16 @@ import os
 import shutil
 import time
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from nltk.translate.bleu_score import corpus_bleu
+from pycocoevalcap.bleu.bleu import Bleu
+from pycocoevalcap.cider.cider import Cider
+from pycocoevalcap.meteor.meteor import Meteor
+from pycocoevalcap.rouge.rouge import Rouge
 
 from helpers.runtime import write_atomically
 from helpers.text import SPECIAL, clean_caption
@@ -91,18 +96,12 @@ def coco_metrics(references: Sequence[Sequence[str]], hypotheses: Sequence[str],
     Names carry a ``COCO`` prefix where they clash with nltk's BLEU, which
     differs slightly in how it computes the brevity penalty.
     """
-    from pycocoevalcap.bleu.bleu import Bleu
-    from pycocoevalcap.cider.cider import Cider
-    from pycocoevalcap.rouge.rouge import Rouge
-
     gts, res = _coco_inputs(references, hypotheses)
     scorers = [(Bleu(4), [f"COCO BLEU-{n}" for n in range(1, 5)]),
                (Rouge(), "ROUGE-L"), (Cider(), "CIDEr")]
     if meteor is None:
         meteor = java_available()
     if meteor:
-        from pycocoevalcap.meteor.meteor import Meteor
-
         scorers.append((Meteor(), "METEOR"))
     scores: dict[str, float] = {}
     for scorer, names in scorers:
@@ -136,8 +135,6 @@ def per_image_cider(references: Sequence[Sequence[str]], hypotheses: Sequence[st
     gets the rare, telling words right scores high: good for finding the best
     and the worst captions of a split.
     """
-    from pycocoevalcap.cider.cider import Cider
-
     gts, res = _coco_inputs(references, hypotheses)
     _, each = Cider().compute_score(gts, res)
     return np.asarray(each, dtype=np.float64)
@@ -155,8 +152,6 @@ def vocabulary_use(generated: Sequence[str], references: Sequence[Sequence[str]]
     as ``(word, count in the references)``. Captioners typically use a small,
     safe part of the vocabulary.
     """
-    from collections import Counter
-
     made = Counter(w for caption in generated for w in tokens(caption))
     said = Counter(w for captions in references for c in captions for w in tokens(c))
     made_total, said_total = max(sum(made.values()), 1), max(sum(said.values()), 1)

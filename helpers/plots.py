@@ -1,7 +1,8 @@
 """Figures for every stage of the series; each function returns a matplotlib Figure.
 
 Returning the figure (rather than calling ``plt.show()``) lets a notebook show
-it, a script save it to ``runs/<dataset>/figures/``, and a test check it.
+it, a script save it to the run folder's ``figures/`` (:func:`save_figure`), and a test
+check it.
 """
 
 from __future__ import annotations

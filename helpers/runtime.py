@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 REPO_URL = "https://github.com/caption-tutorial/vgg16-lstm-captioning"
@@ -124,8 +125,6 @@ def use_google_drive(folder: str = "caption-tutorial",
     Call it before :func:`get_settings`. Elsewhere it changes nothing and says so.
     """
     if not in_colab():
-        import warnings
-
         warnings.warn("use_google_drive() works on Colab only; here the data and run folders "
                       "stay where they are (they outlive the kernel anyway).", stacklevel=2)
         return None

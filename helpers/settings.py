@@ -106,8 +106,7 @@ class Settings:
     ``captions_<split>.json``, ``figures/`` and a copy of a pretrained
     ``shapes-vgg`` encoder (``encoders/``). By default it is
     ``<repo>/runs/<dataset>/<encoder>`` (:func:`run_name`), one per encoder and
-    weights; ``make tutorial`` puts its executed notebooks beside them in
-    ``runs/<dataset>/notebooks``.
+    weights; ``make tutorial`` puts its executed notebooks in its ``notebooks/``.
     """
 
     dataset: str
