@@ -25,15 +25,14 @@ def run(n_images: int = 128, batch_size: int = 32, repeats: int = 2,
     from helpers.encoders import choose_encoder
     from helpers.features import build_encoder
     from helpers.images import image_batches
+    from helpers.pretraining import pretrain
     from helpers.settings import get_settings
-    from helpers.shapes_vgg import pretrain
 
     data_dir = get_settings(dataset="shapes").data_dir
     card = pretrain(data_dir, encoder)
     dataset = load_dataset("shapes", root=Path(tempfile.mkdtemp()) / "shapes", n_images=n_images)
     paths = [str(dataset.image_path(n)) for n in sorted(dataset.captions)]
-    networks = {encoder: build_encoder(choose_encoder(encoder, data_dir=data_dir),
-                                       progress=False),
+    networks = {encoder: build_encoder(choose_encoder(encoder, data_dir=data_dir)),
                 "vgg16 (random)": build_encoder(choose_encoder("vgg16", "none"))}
     forwards = {name: tf.function(lambda x, n=net: n(x, training=False), reduce_retracing=True)
                 for name, net in networks.items()}

@@ -21,7 +21,8 @@ Data (notebook 01)
 Images and features (notebook 02)
   * :mod:`helpers.images`    - image files in, preprocessed arrays out
   * :mod:`helpers.shapes_scenes` - labelled scenes for pretraining ``shapes-vgg``, the probe
-  * :mod:`helpers.shapes_vgg` - ``shapes-vgg``: the network and its pretraining
+  * :mod:`helpers.shapes_vgg` - ``shapes-vgg``: the network and loading its pretrained weights
+  * :mod:`helpers.pretraining` - pretraining ``shapes-vgg`` on the labelled scenes
   * :mod:`helpers.features`  - building an encoder, extracting and caching its features
 
 Text and models

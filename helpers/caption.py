@@ -42,7 +42,7 @@ from helpers.runs import (
 )
 from helpers.runtime import native_logs_to_file, repo_root
 from helpers.settings import get_settings
-from helpers.shapes_vgg import load_card, weights_id
+from helpers.shapes_vgg import NotPretrainedError, pretrained_card, weights_id
 from helpers.text import VocabularyError
 
 
@@ -117,8 +117,11 @@ def _model_folder(run_dir: Path, model: str) -> Path:
 def _encoder_data(places: list[Path], encoder: str, weights: str) -> Path | None:
     """The first folder that holds the pretrained ``shapes-vgg`` weights ``weights``."""
     for place in places:
-        card = load_card(place, encoder)
-        if card is not None and weights_id(card) == weights:
+        try:
+            card = pretrained_card(place, encoder)  # a card without its weights does not count
+        except NotPretrainedError:
+            continue
+        if weights_id(card) == weights:
             return place
     return None
 
@@ -185,7 +188,7 @@ class Captioner:
                 f"match. Run notebooks 02 and {notebook} again with the same CAPTION_ENCODER.")
         try:
             choice = choose_encoder(spec.name, weights, data_dir=encoder_data)
-            encoder = build_encoder(choice, grid=attention, progress=False)
+            encoder = build_encoder(choice, grid=attention)
         except EncoderWeightsError as err:  # offline, or a weights file of another machine
             raise CaptionRunError(f"The model in {folder} needs VGG16 with weights {weights!r}, "
                                   f"which cannot be had here:\n{err}") from None

@@ -15,11 +15,28 @@ import time
 
 import keras
 import numpy as np
+from keras import layers, ops
 
 from helpers.decoding import NEVER_CHOSEN
-from helpers.models import LastStep
 from helpers.text import END, START, Vocabulary
 from helpers.training import CaptionData
+
+
+@keras.saving.register_keras_serializable(package="captioning")
+class LastStep(layers.Layer):
+    """From per-position outputs ``(batch, time, vocab)`` keep the last real position.
+
+    With post-padding (zeros after the words) the last real position of each
+    row is ``number of non-zero tokens - 1``.
+    """
+
+    def call(self, outputs, tokens):
+        last = ops.sum(ops.cast(ops.not_equal(tokens, 0), "int32"), axis=1) - 1
+        last = ops.maximum(last, 0)
+        return ops.take_along_axis(outputs, last[:, None, None], axis=1)[:, 0, :]
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 def next_word_model(model: keras.Model) -> keras.Model:

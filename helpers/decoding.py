@@ -29,8 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.models import is_attention_model
-from helpers.runs import check_vocabulary
+from helpers.models import check_vocabulary, is_attention_model
 from helpers.text import END, PAD, START, UNK, Vocabulary
 
 NEVER_CHOSEN = (PAD, UNK, START)  # tokens a caption may not contain

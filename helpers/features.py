@@ -6,7 +6,8 @@ its second fully connected layer ``fc2`` (the last layer before the class
 scores) and, for the attention notebook, the 14x14x512 grid of the last
 convolution ``block5_conv3``, both from one forward pass. Offline, on the shapes
 world, the encoder is ``shapes-vgg`` (:mod:`helpers.shapes_vgg`): the same idea
-on a small scale, ``fc2`` of 1,024 numbers and a 14x14 grid.
+on a small scale, ``fc2`` of 1,024 numbers and a 14x14 grid. Nothing here
+trains it: it is pretrained first (:func:`helpers.pretraining.pretrain`).
 
 Extraction is the slowest step of the series, so its result is cached in the
 run folder and the cache is treated with care:
@@ -35,7 +36,7 @@ import numpy as np
 from helpers.encoders import EncoderChoice
 from helpers.images import IMAGE_SIZE, image_batches
 from helpers.runtime import write_atomically
-from helpers.shapes_vgg import load_shapes_vgg, pretrain, weights_id
+from helpers.shapes_vgg import load_shapes_vgg, pretrained_card, weights_id
 
 FC2_LAYER = "fc2"  # every encoder of the registry names its image vector so
 
@@ -48,7 +49,7 @@ class EncoderWeightsError(RuntimeError):
     """The encoder's weights could not be had; the message lists the offline choices."""
 
 
-def build_encoder(choice: EncoderChoice, grid: bool = False, progress: bool = True):
+def build_encoder(choice: EncoderChoice, grid: bool = False):
     """The encoder cut at ``fc2`` (and at its conv grid when ``grid``), layers taken by name.
 
     ``choice`` (``settings.encoder_choice``, or :func:`helpers.encoders.choose_encoder`)
@@ -56,8 +57,9 @@ def build_encoder(choice: EncoderChoice, grid: bool = False, progress: bool = Tr
     by Keras, about 528 MB), ``"none"`` (random initialisation from its seed: no
     download, the same network on every machine) or the path of a VGG16 weights
     file. ``shapes-vgg`` is the small network pretrained on shapes-world scenes,
-    pretrained first (a few minutes, once per machine) when ``choice.data_dir``
-    holds no weights for it yet.
+    loaded from ``choice.data_dir`` (a data folder, or a run folder, which
+    carries a copy): :class:`helpers.shapes_vgg.NotPretrainedError` says how to
+    pretrain it when it holds none (:func:`helpers.pretraining.pretrain`).
     """
     import keras
 
@@ -66,9 +68,9 @@ def build_encoder(choice: EncoderChoice, grid: bool = False, progress: bool = Tr
     if spec.family == "shapes-vgg":
         if choice.data_dir is None:
             raise ValueError(f"the {spec.name} encoder needs a data folder: the one that holds "
-                             "(or will hold) its pretrained weights; choose it with "
+                             "its pretrained weights; choose it with "
                              "choose_encoder(name, data_dir=...) or settings.encoder_choice")
-        base = load_shapes_vgg(choice.data_dir, spec.name, progress=progress)
+        base = load_shapes_vgg(choice.data_dir, spec.name)
         outputs = [base.get_layer(name).output for name in layers]
         return keras.Model(base.input, outputs, name=spec.name.replace("-", "_") + "_encoder")
     if weights == "none":
@@ -286,7 +288,9 @@ def extract_features(
     Returns the :class:`FeatureCache` in ``<run_dir>/features``. Unreadable
     images are skipped and listed in ``cache.failed``. ``stop_after_batches``
     stops early, as an interruption would (used by the tests and notebook 02).
-    ``choice`` is the encoder, as for :func:`build_encoder`.
+    ``choice`` is the encoder, as for :func:`build_encoder`: a ``shapes-vgg``
+    must be pretrained first (:func:`helpers.pretraining.pretrain`), else
+    :class:`helpers.shapes_vgg.NotPretrainedError` says how.
     """
     from tqdm import tqdm  # a text bar: a saved or exported notebook shows it finished
 
@@ -294,12 +298,12 @@ def extract_features(
     cache = FeatureCache(folder)
     pretrained = None
     layer_names = choice.spec
-    if layer_names.family == "shapes-vgg":  # pretrained first (once), so its weights are known
+    if layer_names.family == "shapes-vgg":  # its weights are those its card names
         if choice.data_dir is None:
             raise ValueError(f"the {choice.name} encoder needs the data folder of its pretrained "
                              "weights: pass settings.encoder_choice, or "
                              "choose_encoder(name, data_dir=...)")
-        pretrained = weights_id(pretrain(choice.data_dir, choice.name, progress=progress))
+        pretrained = weights_id(pretrained_card(choice.data_dir, choice.name))
     wanted = cache_settings(dataset.name, choice, grid, pretrained)
     names = sorted(dataset.captions)
     meta_path = folder / "meta.json"
@@ -339,8 +343,7 @@ def extract_features(
 
     import tensorflow as tf
 
-    network = build_encoder(choice, grid=grid,
-                            progress=progress)
+    network = build_encoder(choice, grid=grid)
     run = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
     fc2 = np.load(folder / "fc2.npy", mmap_mode="r+")
     grids = np.load(folder / f"{layer_names.grid}.npy", mmap_mode="r+") if grid else None

@@ -1,4 +1,4 @@
-"""The merge captioner, built with Keras (notebook 04).
+"""The captioners, built with Keras: merge (notebook 04) and attention (notebook 08).
 
 The classic "merge" architecture keeps the picture out of the recurrent part:
 the LSTM reads only the words, and the image joins it afterwards::
@@ -10,9 +10,15 @@ the LSTM reads only the words, and the image joins it afterwards::
 The original tutorial's values are the defaults. One difference from the classic code: the
 LSTM returns its output at **every** position, so one call predicts the next
 word after each prefix of a caption at once (teacher forcing on whole captions,
-notebook 05). :func:`next_word_model` wraps the very same layers in the classic
-formulation, one prefix in and one next-word distribution out, so the two can be
-compared by a check.
+notebook 05). :func:`helpers.classic.next_word_model` wraps the very same layers
+in the classic formulation, one prefix in and one next-word distribution out, so
+the two can be compared by a check.
+
+The attention model (:func:`build_attention_model`, notebook 08) reads the
+encoder's conv grid instead of ``fc2``: at each word an :class:`AttentionLSTM`
+weighs the grid's positions and reads their weighted mean. Both predict one
+vocabulary; :func:`check_vocabulary` says when a model and a vocabulary come
+from different runs.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers, ops
+
+from helpers.text import Vocabulary, VocabularyError
 
 FEATURE_DIM = 4096  # VGG16 fc2
 UNITS = 256
@@ -63,24 +71,6 @@ class _Seeds:
     def lstm(self, units: int, **kwargs) -> layers.LSTM:
         return layers.LSTM(units, kernel_initializer=self.glorot(),
                            recurrent_initializer=self.orthogonal(), seed=self.number(), **kwargs)
-
-
-
-@keras.saving.register_keras_serializable(package="captioning")
-class LastStep(layers.Layer):
-    """From per-position outputs ``(batch, time, vocab)`` keep the last real position.
-
-    With post-padding (zeros after the words) the last real position of each
-    row is ``number of non-zero tokens - 1``.
-    """
-
-    def call(self, outputs, tokens):
-        last = ops.sum(ops.cast(ops.not_equal(tokens, 0), "int32"), axis=1) - 1
-        last = ops.maximum(last, 0)
-        return ops.take_along_axis(outputs, last[:, None, None], axis=1)[:, 0, :]
-
-    def compute_mask(self, inputs, mask=None):
-        return None
 
 
 def build_caption_model(
@@ -132,6 +122,15 @@ def build_caption_model(
 def vocab_size_of(model: keras.Model) -> int:
     """How many words the model's output layer chooses from."""
     return int(model.output_shape[-1])
+
+
+def check_vocabulary(model: keras.Model, vocab: Vocabulary, where: str = "the model") -> None:
+    """Raise a clear error when the model's output layer and the vocabulary disagree."""
+    if vocab_size_of(model) != len(vocab):
+        raise VocabularyError(
+            f"{where} predicts {vocab_size_of(model)} words but the vocabulary has {len(vocab)}: "
+            "they come from different runs. Use the vocab.json saved with the model, or "
+            "train again (notebook 05) after building the vocabulary (notebook 03).")
 
 
 def count_parameters(model: keras.Model) -> dict[str, int]:

@@ -18,6 +18,7 @@ from helpers.data import dataset_missing, load_dataset
 from helpers.encoders import encoder_spec
 from helpers.features import FeatureCache, extract_features
 from helpers.models import build_attention_model, build_caption_model
+from helpers.pretraining import pretrain
 from helpers.runs import (
     MODEL_FILE,
     load_trained,
@@ -87,8 +88,9 @@ def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
     folder is rebuilt; ``notes`` says what had to be done. ``grid``: the cache
     must also hold the conv grid (notebook 08). A run of the old layout
     (``runs/<dataset>/`` itself) is first moved into its encoder's run folder
-    (:func:`helpers.runs.move_old_run`), and a pretrained ``shapes-vgg`` is
-    copied into the run folder, so that it captions on its own.
+    (:func:`helpers.runs.move_old_run`); a ``shapes-vgg`` not pretrained yet is
+    pretrained first (:func:`helpers.pretraining.pretrain`), and copied into the
+    run folder, so that it captions on its own.
     """
 
     notes = []
@@ -108,9 +110,11 @@ def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
     elif not cache.complete:
         notes.append("No complete feature cache in the run folder: extracting the features now "
                      "(notebook 02 does this).")
-        if spec.recipe is not None and load_card(settings.data_dir, settings.encoder) is None:
+    if spec.recipe is not None:  # the features are those of its pretrained weights
+        if load_card(settings.data_dir, settings.encoder) is None:
             notes.append(f"No pretrained {settings.encoder} in {settings.data_dir}: "
                          "pretraining it first (a few minutes, once; notebook 02 does this).")
+        pretrain(settings.data_dir, settings.encoder, progress=progress)  # once made: instant
     # reuses a matching cache at once, rebuilds a stale one, resumes an interrupted one
     cache = extract_features(dataset, run_dir, settings.encoder_choice, grid=grid,
                              progress=progress)

@@ -25,7 +25,7 @@ import numpy as np
 
 from helpers.encoders import EncoderChoice, encoder_spec
 from helpers.features import build_encoder
-from helpers.models import vocab_size_of
+from helpers.models import check_vocabulary
 from helpers.runtime import repo_root, write_atomically
 from helpers.settings import quick_demo, run_name
 from helpers.shapes_vgg import WEIGHTS_FILE, encoder_folder, load_card, weights_id
@@ -38,15 +38,6 @@ def _save_model(model: keras.Model, path: Path) -> None:
     tmp = path.with_name(path.stem + ".tmp.keras")  # Keras insists on the .keras suffix
     model.save(tmp)
     os.replace(tmp, path)
-
-
-def check_vocabulary(model: keras.Model, vocab: Vocabulary, where: str = "the model") -> None:
-    """Raise a clear error when the model's output layer and the vocabulary disagree."""
-    if vocab_size_of(model) != len(vocab):
-        raise VocabularyError(
-            f"{where} predicts {vocab_size_of(model)} words but the vocabulary has {len(vocab)}: "
-            "they come from different runs. Use the vocab.json saved with the model, or "
-            "train again (notebook 05) after building the vocabulary (notebook 03).")
 
 
 def save_trained(model: keras.Model, vocab: Vocabulary, run_dir: str | Path, **info) -> Path:
@@ -134,7 +125,7 @@ def encoder_fingerprint(network) -> str:
 def _fingerprint(choice: EncoderChoice, made: str) -> str:
     """The fingerprint of an encoder as :func:`helpers.features.build_encoder` builds it
     (``made``: what identifies the weights, so that new weights mean a new fingerprint)."""
-    return encoder_fingerprint(build_encoder(choice, progress=False))
+    return encoder_fingerprint(build_encoder(choice))
 
 
 def run_info(settings, attention: bool = False, *, model: str | None = None,

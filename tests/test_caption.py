@@ -19,9 +19,11 @@ from helpers.encoders import encoder_spec
 from helpers.features import extract_features
 from helpers.images import ImageLoadError
 from helpers.models import build_attention_model, build_caption_model
+from helpers.pretraining import pretrain
 from helpers.runs import MODEL_META, model_dir, run_info, save_encoder_with, save_trained
 from helpers.settings import get_settings
 from helpers.shapes import Scene, Thing, draw_scene
+from helpers.shapes_vgg import WEIGHTS_FILE
 from helpers.text import Vocabulary
 from tests.fixtures import sample_captions, write_official
 
@@ -52,6 +54,7 @@ def photos(tmp_path_factory):
             root / "Flicker8k_Dataset" / name, quality=92)
     dataset = load_dataset("flickr8k", root=root)
     work = tmp_path_factory.mktemp("work")
+    pretrain(settings.data_dir, settings.encoder, progress=False)  # notebook 02 does this first
     cache = extract_features(dataset, work / "features_run", settings.encoder_choice,
                              progress=False)
     vocab = Vocabulary.fit([c for cs in dataset.captions.values() for c in cs], min_count=1)
@@ -157,6 +160,20 @@ def test_python_dash_m_with_no_run_says_which_notebook_to_run(photos, tmp_path):
     assert "no_run_yet does not exist" in done.stderr and "notebook 05" in done.stderr
 
 
+def test_captioning_imports_no_training_code():
+    """Inference loads a model and its encoder: it needs no training or pretraining code, so
+    a change to training cannot break captioning (a fresh process: nothing imported before)."""
+    listing = ("import sys, helpers.caption; "
+               "print(*sorted(m for m in sys.modules if m.startswith('helpers')))")
+    done = subprocess.run([sys.executable, "-c", listing], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=True)
+    loaded = set(done.stdout.split())
+    assert {"helpers.caption", "helpers.shapes_vgg", "helpers.features"} <= loaded
+    training = {"helpers.training", "helpers.pretraining", "helpers.shapes_scenes",
+                "helpers.pipeline", "helpers.classic"}
+    assert not loaded & training, f"captioning imports {sorted(loaded & training)}"
+
+
 def test_a_model_whose_encoder_cannot_be_rebuilt_says_so(photos, tmp_path):
     _, _, vocab, _ = photos
     elsewhere = save_run(tmp_path / "elsewhere", vocab, feature_dim=4096, encoder="vgg16",
@@ -246,6 +263,10 @@ def test_a_run_folder_captions_without_its_data_folder(photos, tmp_path):
     assert caption_image(path, run_dir, data_dir=elsewhere) == caption_image(path, run_dir)
     assert not elsewhere.exists()  # nothing pretrained there
     assert save_encoder_with(run_dir, get_settings(encoder="vgg16")) is None  # Keras' own
+    (copy / WEIGHTS_FILE).unlink()  # a card without its weights: nothing is pretrained here
+    with pytest.raises(CaptionRunError, match="neither the run folder nor .* holds those weights"):
+        Captioner.load(run_dir, data_dir=elsewhere)
+    assert not (copy / WEIGHTS_FILE).exists()
 
 
 def test_an_encoder_rebuilt_with_other_weights_is_refused(photos, tmp_path):

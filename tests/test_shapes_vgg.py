@@ -16,10 +16,11 @@ from helpers.encoders import (
     shapes_vgg_spec,
 )
 from helpers.features import FeatureCacheError, build_encoder, extract_features
+from helpers.pretraining import pretrain
 from helpers.settings import get_settings
 from helpers.shapes import IMAGE_SIZE, Scene, Thing, draw_scene, random_scene
 from helpers.shapes_scenes import ATTRIBUTES, LABELS, group_accuracy, labels_of, probe
-from helpers.shapes_vgg import build_shapes_vgg, pretrain
+from helpers.shapes_vgg import NotPretrainedError, build_shapes_vgg
 
 TINY = Recipe("shapes-vgg-tiny", train_images=24, test_images=8, epochs=2, batch_size=8,
               blocks=((4, 1), (4, 1), (8, 1), (8, 2), (8, 1)), fc_dim=16, patches=40,
@@ -30,6 +31,13 @@ TINY = Recipe("shapes-vgg-tiny", train_images=24, test_images=8, epochs=2, batch
 def tiny(monkeypatch):
     monkeypatch.setitem(encoders.ENCODERS, TINY.name, shapes_vgg_spec(TINY))
     return TINY.name
+
+
+@pytest.fixture(scope="module")
+def small_encoder() -> str:
+    """The tests' shapes-vgg-small, pretrained in their data folder (made once, then instant)."""
+    pretrain(get_settings().data_dir, "shapes-vgg-small", progress=False)
+    return "shapes-vgg-small"
 
 
 def test_labels_say_what_is_in_the_scene():
@@ -57,7 +65,7 @@ def test_pretraining_scenes_vary_and_stay_on_the_canvas():
 
 
 def test_single_object_pictures_hold_one_whole_object_and_say_what_it_is():
-    images, targets = shapes_vgg.make_patch_set(30, seed=5)
+    images, targets = shapes_scenes.make_patch_set(30, seed=5)
     assert images.shape == (30, shapes_scenes.PATCH_SIZE, shapes_scenes.PATCH_SIZE, 3)
     rng = random.Random(5)
     for k in range(30):
@@ -93,7 +101,7 @@ def test_the_probe_reads_what_features_hold_and_not_what_they_lack():
 
 
 def test_layers_are_taken_by_name_as_in_vgg16():
-    encoder, trainer = build_shapes_vgg(TINY)
+    encoder, trainer = build_shapes_vgg(TINY, len(LABELS))
     assert encoder.input.shape[1:] == (IMAGE_SIZE, IMAGE_SIZE, 3)
     assert encoder.get_layer("fc2").output.shape[1:] == (16,)
     assert encoder.get_layer(SHAPES_VGG_GRID).output.shape[1:] == (14, 14, 8)
@@ -142,11 +150,36 @@ def test_pretraining_is_cached_resumed_and_made_once(tiny, tmp_path, capsys):
         Recipe("odd", 10, 10, 1, blocks=((8, 1),) * 5)
 
 
-def test_the_test_encoder_sees_colours_and_shapes_on_the_captioning_worlds_drawing():
+def test_loading_or_using_an_encoder_never_pretrains_it_and_says_how(tiny, tmp_path):
+    """Captioning and extraction only load shapes-vgg: without its pretraining they say how
+    to make it (notebook 02, or helpers.pretraining.pretrain) instead of training here."""
+    from helpers.data import load_dataset
+
+    world = load_dataset("shapes", root=tmp_path / "world", n_images=10)
+    data_dir = tmp_path / "data"
+    choice = choose_encoder(tiny, data_dir=data_dir)
+    how = r"(?s)No pretrained shapes-vgg-tiny in .*notebook 02.*pretrain\(.*run folder"
+    with pytest.raises(NotPretrainedError, match=how):
+        shapes_vgg.load_shapes_vgg(data_dir, tiny)
+    with pytest.raises(NotPretrainedError, match=how):
+        build_encoder(choice)
+    with pytest.raises(FileNotFoundError, match=how):  # what it is, for a caller that asks
+        extract_features(world, tmp_path / "run", choice, progress=False)
+    assert not data_dir.exists() and not (tmp_path / "run").exists()  # nothing made or trained
+
+    card = pretrain(data_dir, tiny, progress=False)  # what notebook 02 does first
+    cache = extract_features(world, tmp_path / "run", choice, progress=False)
+    assert cache.complete and cache.meta["settings"]["weights"] == shapes_vgg.weights_id(card)
+    loaded = shapes_vgg.load_shapes_vgg(data_dir, tiny)
+    assert loaded.get_layer("labels").output.shape[1:] == (len(LABELS),)  # as the card says
+    assert loaded.get_layer("fc2").output.shape[1:] == (TINY.fc_dim,)
+
+
+def test_the_test_encoder_sees_colours_and_shapes_on_the_captioning_worlds_drawing(small_encoder):
     """Pretrained on varied scenes, it still tells colours and shapes on the differently
     drawn captioning world (cells, no rotation, exact colours), far above guessing."""
     settings = get_settings()
-    encoder = shapes_vgg.load_shapes_vgg(settings.data_dir, "shapes-vgg-small", progress=False)
+    encoder = shapes_vgg.load_shapes_vgg(settings.data_dir, small_encoder)
     rng = random.Random(99)
     scenes = [random_scene(rng) for _ in range(120)]
     images = np.stack([np.asarray(draw_scene(s, noise_seed=k)) for k, s in enumerate(scenes)])
@@ -163,7 +196,8 @@ def test_the_test_encoder_sees_colours_and_shapes_on_the_captioning_worlds_drawi
     assert accuracy["shape"] >= 0.15
 
 
-def test_any_dataset_in_the_flickr8k_layout_takes_it_and_keeps_it_from_another_encoder(tmp_path):
+def test_any_dataset_in_the_flickr8k_layout_takes_it_and_keeps_it_from_another_encoder(
+        tmp_path, small_encoder):
     from helpers.data import load_dataset
     from tests.fixtures import sample_captions, write_official
 

@@ -181,9 +181,11 @@ def test_nb01_word_shares_barely_change_with_the_size_of_the_world(tmp_path):
 
 
 def test_nb02_an_interrupted_extraction_resumes(tmp_path):
+    from helpers.pretraining import pretrain
     from solutions.nb02_features import interrupted_extraction
 
     settings = get_settings()
+    pretrain(settings.data_dir, settings.encoder, progress=False)  # notebook 02 does this first
     dataset = load_dataset("shapes", root=tmp_path / "world", n_images=24)
     result = interrupted_extraction(dataset, tmp_path / "trial", settings, batch_size=8,
                                     stop_after=2)
@@ -206,6 +208,7 @@ def test_nb02_fc1_and_fc2_are_probed_from_the_pretrained_network():
     from helpers.encoders import encoder_spec
     from helpers.features import build_encoder
     from helpers.images import image_batches
+    from helpers.pretraining import pretrain
     from helpers.shapes import load_scenes
     from helpers.shapes_scenes import ATTRIBUTES, scene_labels
     from helpers.shapes_vgg import load_shapes_vgg
@@ -215,9 +218,10 @@ def test_nb02_fc1_and_fc2_are_probed_from_the_pretrained_network():
     dataset = load_dataset(settings)
     names = dataset.splits["train"][:40]
     paths = [str(dataset.image_path(n)) for n in names]
-    base = load_shapes_vgg(settings.data_dir, settings.encoder, progress=False)
+    pretrain(settings.data_dir, settings.encoder, progress=False)  # notebook 02 does this first
+    base = load_shapes_vgg(settings.data_dir, settings.encoder)
     fc2 = layer_features(base, paths, "fc2")
-    encoder = build_encoder(settings.encoder_choice, progress=False)
+    encoder = build_encoder(settings.encoder_choice)
     expected = np.concatenate([encoder(images, training=False).numpy()
                                for images, _ in image_batches(paths, 32)])
     np.testing.assert_allclose(fc2, expected, rtol=1e-4, atol=1e-5)
