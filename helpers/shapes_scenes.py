@@ -218,7 +218,7 @@ def halve(images: np.ndarray) -> np.ndarray:
 
 def scene_batches(images: np.ndarray, targets, batch_size: int, seed: int, epochs: range,
                   flips: bool = True):
-    """Pretraining batches (:mod:`helpers.shapes_vgg`) of ``epochs``, one after another.
+    """Pretraining batches (:mod:`helpers.pretraining`) of ``epochs``, one after another.
 
     Epoch *e* is shuffled from ``seed + e``.
     Random flips (from the same seed) keep every label true: the labels say

@@ -34,8 +34,8 @@ import keras
 import numpy as np
 
 from helpers.encoders import EncoderChoice
-from helpers.models import count_parameters, is_attention_model
-from helpers.runs import HISTORY_FILE, check_vocabulary, read_history, save_trained
+from helpers.models import check_vocabulary, count_parameters, is_attention_model
+from helpers.runs import HISTORY_FILE, read_history, save_trained
 from helpers.runtime import write_atomically
 from helpers.text import Vocabulary
 
