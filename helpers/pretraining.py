@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.encoders import Recipe
-from helpers.runtime import write_atomically
+from helpers.runtime import backed_up_epochs, write_atomically
 from helpers.shapes_scenes import (
     ATTRIBUTES,
     LABELS,
@@ -218,7 +218,8 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
                                                       steps_per_epoch * recipe.epochs)
     trainer.compile(keras.optimizers.Adam(schedule),
                     loss={"labels": "binary_crossentropy", "grid_labels": "binary_crossentropy"})
-    done = len(state["history"])
+    done = backed_up_epochs(backup)  # an epoch recorded but not backed up is trained again
+    state["history"] = state["history"][:done]
     if done:
         print_progress(f"Resuming after epoch {done} of {recipe.epochs}.")
 

@@ -8,6 +8,7 @@ how does a file get written so that a crash never leaves half of it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -140,3 +141,15 @@ def use_google_drive(folder: str = "caption-tutorial",
 def in_kaggle() -> bool:
     """True inside a Kaggle notebook (datasets are mounted under ``/kaggle/input``)."""
     return "KAGGLE_KERNEL_RUN_TYPE" in os.environ or Path("/kaggle/input").is_dir()
+
+
+def backed_up_epochs(folder: str | Path) -> int:
+    """How many epochs ``keras.callbacks.BackupAndRestore`` has saved in ``folder`` (0: none).
+
+    A resumed ``fit`` goes on after them (notebook 05); what a run recorded of
+    later epochs (an interruption between its own record and the backup) is
+    to be dropped, as those epochs are trained again. Keras keeps the count in
+    ``training_metadata.json``.
+    """
+    path = Path(folder) / "training_metadata.json"
+    return int(json.loads(path.read_text())["epoch"]) if path.exists() else 0

@@ -36,7 +36,7 @@ import numpy as np
 from helpers.encoders import EncoderChoice
 from helpers.models import check_vocabulary, count_parameters, is_attention_model
 from helpers.runs import HISTORY_FILE, read_history, save_trained
-from helpers.runtime import write_atomically
+from helpers.runtime import backed_up_epochs, write_atomically
 from helpers.text import Vocabulary
 
 BATCH_SIZE = 32
@@ -299,7 +299,7 @@ def fit(
         checkpoints.mkdir(parents=True)
         state = {"signature": signature, "stopped_early": False}
         write_atomically(state_path, json.dumps(state, indent=1))
-    before = _read_history(run_dir)[:_backed_up_epochs(checkpoints)]
+    before = _read_history(run_dir)[:backed_up_epochs(checkpoints)]
     _write_history(run_dir, before)  # an epoch logged but not backed up is trained again
     resumed_from = len(before)
 
@@ -332,15 +332,6 @@ def fit(
         stopped_early=bool(state["stopped_early"]),
         words_per_second=train.num_words * trained_epochs / elapsed if trained_epochs else 0.0,
     )
-
-
-def _backed_up_epochs(checkpoints: Path) -> int:
-    """How many epochs ``BackupAndRestore`` has saved in ``checkpoints`` (it resumes after them).
-
-    Keras records them in ``training_metadata.json``; with no backup there is none.
-    """
-    path = checkpoints / "training_metadata.json"
-    return int(json.loads(path.read_text())["epoch"]) if path.exists() else 0
 
 
 def _write_history(run_dir: Path, rows: list[dict]) -> None:

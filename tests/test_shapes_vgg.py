@@ -119,6 +119,10 @@ def test_pretraining_is_cached_resumed_and_made_once(tiny, tmp_path, capsys):
     first = json.loads((folder / "progress.json").read_text())["history"]
     assert len(first) == 1 and not (folder / "card.json").exists()
     assert "Stage a, one object at a time" in capsys.readouterr().out
+    # as if killed between epoch 2's record and its backup: progress.json says 2, the backup 1
+    progress = json.loads((folder / "progress.json").read_text())
+    progress["history"].append({**first[0], "epoch": 2})
+    (folder / "progress.json").write_text(json.dumps(progress))
 
     card = pretrain(tmp_path, tiny)
     resumed = capsys.readouterr().out
