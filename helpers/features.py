@@ -12,8 +12,10 @@ trains it: it is pretrained first (:func:`helpers.pretraining.pretrain`).
 Extraction is the slowest step of the series, so its result is cached in the
 run folder and the cache is treated with care:
 
-* it records what made it (dataset, weights, layers, image size) and is rebuilt,
-  not reused, when any of that changes;
+* it records what made it (dataset, encoder, weights, layers, image size) and is
+  never reused for other settings, nor thrown away: a cache of another encoder
+  is refused (each encoder has a run folder of its own), one of other images or
+  older pretrained weights is set aside beside it and taken back when asked for;
 * it is written batch by batch into memory-mapped ``.npy`` files, with a mask of
   finished batches saved after each one, so an interrupted extraction resumes
   where it stopped and a cache never looks complete when it is not;
@@ -267,6 +269,20 @@ def _made_by(settings: dict) -> tuple:
     return settings["dataset"], settings["encoder"], weights
 
 
+def _shelf(folder: Path, meta: dict) -> Path:
+    """Where a cache of the same encoder but other images or weights is kept, beside ``folder``.
+
+    A run folder's cache is never thrown away: one made from other images (a
+    shapes world of another size) or older pretrained weights moves to
+    ``features-<key>``, and a run that asks for it again takes it back.
+    ``meta`` holds the cache's ``settings`` and ``names``; its layers do not
+    count (a cache with the grid also serves ``fc2``).
+    """
+    made = {k: v for k, v in meta["settings"].items() if k != "layers"}
+    key = hashlib.sha1(json.dumps([made, meta["names"]], sort_keys=True).encode()).hexdigest()
+    return folder.with_name(f"{folder.name}-{key[:10]}")
+
+
 def _cache_holds(cached: dict, wanted: dict) -> bool:
     """True when a cache made with ``cached`` settings holds everything ``wanted`` asks for."""
     same = {k: v for k, v in cached.items() if k != "layers"}
@@ -317,8 +333,19 @@ def extract_features(
             f"{', '.join(map(str, filter(None, _made_by(wanted))))}. They are kept: use the "
             "default run folder, one per encoder (runs/<dataset>/<encoder>), or another "
             "CAPTION_RUN_DIR, or delete that folder yourself if you no longer need it.")
-    if meta is None or meta["settings"] != wanted or meta["names"] != names:
-        # absent, or made by this encoder from other images or older pretrained weights
+    shelved = _shelf(folder, {"settings": wanted, "names": names})
+    if meta is not None and _shelf(folder, meta) != shelved:
+        # made by this encoder from other images or older pretrained weights: kept on a shelf
+        shutil.rmtree(_shelf(folder, meta), ignore_errors=True)  # an older copy of the same
+        folder.rename(_shelf(folder, meta))
+        meta = None
+    if meta is None and (shelved / "meta.json").exists():  # made before: taken back, not redone
+        shelved.rename(folder)
+        meta = cache.meta
+        if not grid and _cache_holds(meta["settings"], wanted):
+            wanted = meta["settings"]
+    if meta is None or meta["settings"] != wanted:
+        # absent, or without the grid asked for: (re)made here, the grid with fc2
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         shape = (len(names), layer_names.fc2_dim)

@@ -163,6 +163,22 @@ def test_cache_of_another_encoder_is_kept_not_overwritten(small_world, tmp_path)
     assert fc2.stat().st_mtime_ns == stamp and fc2.stat().st_size == size  # still there
 
 
+def test_a_cache_of_other_images_is_kept_aside_and_taken_back(small_world, tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    fewer = load_dataset("shapes", root=tmp_path_factory.mktemp("fewer"), n_images=12)
+    with pytest.warns(UserWarning):
+        extract_features(small_world, run, RANDOM, batch_size=8, progress=False)
+    made = (run / "features" / "fc2.npy").stat().st_mtime_ns
+    other = extract_features(fewer, run, RANDOM, batch_size=8, progress=False)
+    assert len(other.names) == 12
+    kept = [p for p in run.iterdir() if p.name.startswith("features-")]
+    assert len(kept) == 1 and (kept[0] / "meta.json").exists()  # set aside, not deleted
+    back = extract_features(small_world, run, RANDOM, batch_size=8, progress=False)
+    assert len(back.names) == 10 and back.complete
+    assert (run / "features" / "fc2.npy").stat().st_mtime_ns == made  # taken back, not redone
+    assert [p.name for p in run.iterdir() if p.name.startswith("features-")] != [kept[0].name]
+
+
 def test_normalizer_uses_training_images_only(full_cache, small_world):
     train = [n for n in small_world.splits["train"] if n in full_cache.available]
     mean, std = full_cache.normalizer(train)
