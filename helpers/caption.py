@@ -1,8 +1,9 @@
 """Caption your own images with a trained run (notebook 07), from Python or the command line.
 
-A run folder (``runs/<dataset>/``) holds what notebook 05 saved: the model
-(``model.keras``) and ``model.json``, its vocabulary and which encoder made
-the features it was trained on. Captioning a new picture repeats exactly what
+A run folder (``runs/<dataset>/<encoder>/``) holds what notebook 05 saved: the
+model (``model.keras``) and ``model.json``, its vocabulary and which encoder
+made the features it was trained on (and notebook 08's attention model in
+``attention/``). Captioning a new picture repeats exactly what
 training saw: read the file (any size; JPEG, PNG, grayscale, RGBA, CMYK),
 resize it to 224x224, VGG16's preprocessing, the same encoder cut at ``fc2``,
 then greedy decoding or beam search::
@@ -13,7 +14,8 @@ then greedy decoding or beam search::
 
 From a shell::
 
-    python -m helpers.caption my_photo.jpg other.png [--run runs/shapes] [--beam 3] [--json]
+    python -m helpers.caption my_photo.jpg other.png [--run runs/shapes/shapes-vgg]
+                              [--model merge|attention] [--beam 3] [--json]
 """
 
 from __future__ import annotations
@@ -60,8 +62,7 @@ def find_run(run_dir: str | Path | None = None) -> Path:
     (``CAPTION_RUN_DIR``, or ``runs/<CAPTION_DATASET>/<encoder>/``) when it
     holds a model or when ``CAPTION_RUN_DIR``, ``CAPTION_DATASET`` or
     ``CAPTION_ENCODER`` is set, else the most recently trained run under
-    ``runs/`` (after ``make tutorial``: ``runs/shapes/shapes-vgg``; a run
-    folder of the old layout, ``runs/<dataset>/``, counts too).
+    ``runs/`` (after ``make tutorial``: ``runs/shapes/shapes-vgg``).
     """
     if run_dir is not None:
         return Path(run_dir).expanduser().resolve()
@@ -70,8 +71,8 @@ def find_run(run_dir: str | Path | None = None) -> Path:
     if (chosen / MODEL_FILE).exists() or chosen_by_user:
         return chosen
     runs = repo_root() / "runs"
-    trained = [path for pattern in (f"*/{MODEL_FILE}", f"*/*/{MODEL_FILE}")
-               for path in runs.glob(pattern) if path.parent.name not in _NOT_RUNS]
+    trained = [path for path in runs.glob(f"*/*/{MODEL_FILE}")
+               if path.parent.name not in _NOT_RUNS]
     trained.sort(key=lambda p: p.stat().st_mtime)
     return trained[-1].parent if trained else chosen
 

@@ -201,10 +201,6 @@ def test_without_settings_the_newest_trained_run_is_used(tmp_path, monkeypatch):
         os.utime(model, (model.stat().st_mtime - age,) * 2)
     # the newest run folder; a model kept inside a run (attention/, blind/) is not a run
     assert find_run() == tmp_path / "runs" / "flickr8k" / "vgg16-random"
-    old_layout = tmp_path / "runs" / "old" / "model.keras"  # runs/<dataset>/ itself
-    old_layout.parent.mkdir(parents=True)
-    old_layout.write_text("")
-    assert find_run() == old_layout.parent
     assert find_run(tmp_path / "runs" / "shapes") == tmp_path / "runs" / "shapes"
     monkeypatch.setenv("CAPTION_DATASET", "shapes")
     assert find_run() == tmp_path / "runs" / "shapes" / "shapes-vgg"  # the settings say which

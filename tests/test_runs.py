@@ -83,4 +83,3 @@ def test_models_of_a_run_and_what_made_them(monkeypatch, tmp_path):
     assert "quick" not in run_info(settings, fingerprint=False)
     info = run_info(settings, attention=True, fingerprint=False)
     assert info["layer"] == encoder_spec(settings.encoder).grid
-    assert "encoder_fingerprint" not in info
