@@ -29,7 +29,7 @@ GRID_SHAPE = (14, 14, 512)
 def _data(kind: str, folder: Path, n_images: int):
     """The training captions of the first ``n_images`` images, with ``fc2`` or grids on disk."""
     from benchmarks.flickr8k_scale import training_data
-    from helpers.features import CachedRows
+    from helpers.feature_cache import CachedRows
     from helpers.training import CaptionData
 
     data, vocab, source = training_data()

@@ -23,7 +23,8 @@ Images and features (notebook 02)
   * :mod:`helpers.shapes_scenes` - labelled scenes for pretraining ``shapes-vgg``, the probe
   * :mod:`helpers.shapes_vgg` - ``shapes-vgg``: the network and loading its pretrained weights
   * :mod:`helpers.pretraining` - pretraining ``shapes-vgg`` on the labelled scenes
-  * :mod:`helpers.features`  - building an encoder, extracting and caching its features
+  * :mod:`helpers.feature_cache` - the feature cache on disk: memory-mapped, resumable
+  * :mod:`helpers.features`  - building an encoder, extracting its features into the cache
 
 Text and models
   * :mod:`helpers.text`      - caption cleaning, word counts, the vocabulary (notebooks 01, 03)

@@ -16,7 +16,8 @@ import keras
 
 from helpers.data import dataset_missing, load_dataset
 from helpers.encoders import encoder_spec
-from helpers.features import FeatureCache, extract_features
+from helpers.feature_cache import FeatureCache
+from helpers.features import extract_features
 from helpers.models import build_attention_model, build_caption_model
 from helpers.pretraining import pretrain
 from helpers.runs import (

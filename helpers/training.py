@@ -69,7 +69,7 @@ class CaptionData:
 
         Images without features (unreadable files, listed in ``cache.failed``)
         are left out. ``layer`` = the conv grid's name (notebook 08) leaves the
-        features on disk (:meth:`helpers.features.FeatureCache.rows`): the
+        features on disk (:meth:`helpers.feature_cache.FeatureCache.rows`): the
         pipeline reads each batch's grids when it needs them.
         """
         if split not in dataset.splits:

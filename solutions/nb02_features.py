@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.features import FeatureCache, extract_features
+from helpers.feature_cache import FeatureCache
+from helpers.features import extract_features
 from helpers.images import image_batches
 
 

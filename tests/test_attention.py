@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers.decoding import beam_search, decoder_for, greedy_decode
-from helpers.features import CachedRows
+from helpers.feature_cache import CachedRows
 from helpers.models import (
     attention_weights_model,
     build_attention_model,

@@ -11,9 +11,9 @@ from PIL import Image
 
 from helpers.data import load_dataset
 from helpers.encoders import choose_encoder, encoder_spec
+from helpers.feature_cache import FeatureCacheError
 from helpers.features import (
     EncoderWeightsError,
-    FeatureCacheError,
     build_encoder,
     extract_features,
 )

@@ -15,7 +15,8 @@ from helpers.encoders import (
     encoder_spec,
     shapes_vgg_spec,
 )
-from helpers.features import FeatureCacheError, build_encoder, extract_features
+from helpers.feature_cache import FeatureCacheError
+from helpers.features import build_encoder, extract_features
 from helpers.pretraining import pretrain
 from helpers.settings import get_settings
 from helpers.shapes import IMAGE_SIZE, Scene, Thing, draw_scene, random_scene
