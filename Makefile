@@ -50,7 +50,7 @@ test: setup lint  ## unit tests, then every notebook under nbval, on the shapes 
 bench: setup  ## speed and memory ratios against the classic approach
 	$(PY) -m benchmarks
 
-sweep: setup  ## do the quality checks hold for every seed and instruction set? (about 45 min)
+sweep: setup  ## do the quality checks hold for every seed and instruction set? (about 30 min here)
 	$(PY) -m benchmarks.quality_sweep
 
 rehearsal: setup  ## notebooks 01-06 at Flickr8k scale on stand-in images (about an hour)
