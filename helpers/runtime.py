@@ -16,7 +16,13 @@ import warnings
 from pathlib import Path
 
 REPO_URL = "https://github.com/caption-tutorial/vgg16-lstm-captioning"
-"""Where the series lives; Colab clones it to get ``helpers``."""
+"""Where the series lives; Colab clones it to get ``helpers``. A fork sets its own, then
+runs ``make format`` (``python -m tools.notebooks``) to rewrite the badges and Setup cells."""
+
+REPO_REF = "main"
+"""The branch or tag that the badges open and the Setup cells clone. A course pins it with
+``make format REF=course-2027`` (``python -m tools.notebooks --ref course-2027``), which
+rewrites this line, every badge and every Setup cell together."""
 
 
 def repo_root() -> Path:

@@ -1,11 +1,13 @@
 """Keep the notebooks tidy and their Colab parts generated from one setting: ``make format``.
 
-For every ``notebooks/NN_*.ipynb`` this writes, from ``helpers.runtime.REPO_URL``:
+For every ``notebooks/NN_*.ipynb`` this writes, from ``helpers.runtime.REPO_URL`` and
+``helpers.runtime.REPO_REF`` (the branch or tag, ``main`` unless a course pins one):
 
 * the badge row at the end of the first cell (Open in Colab, View on GitHub),
-  each pointing at the notebook's own file;
+  each pointing at the notebook's own file at ``REPO_REF``;
 * the Setup cell that makes ``helpers`` importable: on Colab it clones the
-  repository and ``%pip install``s only what Colab lacks (never TensorFlow);
+  repository at ``REPO_REF`` (and stops with what to do when that fails) and
+  ``%pip install``s only what Colab lacks (never TensorFlow);
 * the notebook metadata: Python 3 kernel, and a GPU runtime on Colab for the
   notebooks that run networks (02 on);
 
@@ -13,10 +15,13 @@ and it strips outputs and execution counts, except in cells marked
 ``# NBVAL_CHECK_OUTPUT`` (their output is checked by nbval), and cell metadata
 other than tags. The README's Colab links follow the same setting. Running it
 twice changes nothing. ``--check`` changes nothing and exits with status 1
-when a file differs from what it would write (``make test`` runs it)::
+when a file differs from what it would write (``make test`` runs it). ``--ref``
+first writes a new ``REPO_REF`` into ``helpers/runtime.py``, so badges and the
+code they clone stay one version. It needs only Python, no virtual environment::
 
-    python -m tools.notebooks          # rewrite what differs
-    python -m tools.notebooks --check  # only report
+    python -m tools.notebooks                    # rewrite what differs
+    python -m tools.notebooks --check            # only report
+    python -m tools.notebooks --ref course-2027  # pin a course to a tag (make format REF=...)
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import re
 import sys
 from pathlib import Path
 
-from helpers.runtime import REPO_URL
+from helpers.runtime import REPO_REF, REPO_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +42,8 @@ COLAB_LACKS = {"06_evaluation.ipynb": ["pycocoevalcap"],
                "08_attention.ipynb": ["pycocoevalcap"]}
 """Packages a notebook imports that Colab does not have; its Setup cell installs them."""
 
+REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+"""What a ``REPO_REF`` may be: a git branch or tag name, safe inside a URL and a string."""
 SETUP_MARK = 'IN_COLAB = "google.colab" in sys.modules'
 CHECKED = "# NBVAL_CHECK_OUTPUT"
 
@@ -47,10 +54,15 @@ def repository() -> tuple[str, str]:
     return owner_name, owner_name.split("/")[1]
 
 
+def clone_folder() -> str:
+    """The folder ``git clone REPO_URL`` makes: the address's last part without ``.git``."""
+    return REPO_URL.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+
+
 def badges(notebook: str) -> list[str]:
     """The badge row of ``notebook``: Colab and GitHub, both pointing at its own file."""
     owner_name, _ = repository()
-    path = f"{owner_name}/blob/main/notebooks/{notebook}"
+    path = f"{owner_name}/blob/{REPO_REF}/notebooks/{notebook}"
     return [f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
             f"(https://colab.research.google.com/github/{path})",
             f"[![View on GitHub](https://img.shields.io/badge/view%20on-GitHub-181717?logo=github)]"
@@ -58,15 +70,37 @@ def badges(notebook: str) -> list[str]:
 
 
 def setup_cell(notebook: str) -> str:
-    """The Setup code: clone on Colab, find ``helpers`` locally, install what Colab lacks."""
-    _, name = repository()
-    text = f'''import sys
+    """The Setup code: clone on Colab, find ``helpers`` locally, install what Colab lacks.
+
+    On Colab it clones :data:`REPO_URL` at :data:`REPO_REF` once (a second run
+    finds the folder); when git fails it raises right there with the address,
+    git's message and what a fork or a private fork does, instead of a
+    ``No module named 'helpers'`` two cells later. It cannot import ``helpers``
+    for that message: ``helpers`` is what it fetches.
+    """
+    name = clone_folder()
+    text = f'''import subprocess
+import sys
 from pathlib import Path
 
 {SETUP_MARK}
+# The code to clone; `make format` writes these from helpers/runtime.py:
+REPO_URL = "{REPO_URL}"
+REPO_REF = "{REPO_REF}"
 if IN_COLAB:
     if not Path("{name}").exists():
-        !git clone -q --depth 1 {REPO_URL}
+        git = subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", REPO_REF,
+                              REPO_URL, "{name}"], capture_output=True, text=True)
+        if git.returncode != 0:
+            said = "\\n  ".join([line for line in git.stderr.splitlines() if line][-3:])
+            raise RuntimeError(
+                f"Could not clone {{REPO_URL}} at {{REPO_REF}}. git says:\\n  {{said}}\\n"
+                "A fork: set REPO_URL (and REPO_REF) in helpers/runtime.py, run `make format`"
+                " (or `python -m tools.notebooks`: no virtual environment needed), push, and"
+                " open the notebook from the fork.\\nA private fork: put a personal access token"
+                " in REPO_URL above (https://<token>@github.com/<you>/<repo>; never share the"
+                " notebook with it), or upload the code to Drive, mount it and add its folder"
+                " to sys.path instead of running this cell.")
     sys.path.insert(0, str(Path("{name}").resolve()))
 
 try:
@@ -125,17 +159,41 @@ def dumps(nb: dict) -> str:
 
 
 def readme_links(text: str) -> str:
-    """The README with every Colab and GitHub notebook link pointing at :data:`REPO_URL`."""
+    """The README's Colab and GitHub notebook links, at :data:`REPO_URL` and :data:`REPO_REF`."""
     owner_name, _ = repository()
-    text = re.sub(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/main/",
-                  f"https://colab.research.google.com/github/{owner_name}/blob/main/", text)
-    return re.sub(r"https://github\.com/[\w.-]+/[\w.-]+/blob/main/",
-                  f"https://github.com/{owner_name}/blob/main/", text)
+    ref = r"/blob/[A-Za-z0-9._/-]+?/notebooks/"
+    text = re.sub(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+" + ref,
+                  f"https://colab.research.google.com/github/{owner_name}/blob/{REPO_REF}"
+                  "/notebooks/", text)
+    return re.sub(r"https://github\.com/[\w.-]+/[\w.-]+" + ref,
+                  f"https://github.com/{owner_name}/blob/{REPO_REF}/notebooks/", text)
 
 
-def run(root: Path = ROOT, check: bool = False) -> list[str]:
-    """Tidy every notebook and the README under ``root``; the names of files that differed."""
+def set_ref(root: Path, ref: str) -> None:
+    """Write ``ref`` as ``REPO_REF`` into ``root/helpers/runtime.py`` and use it from now on."""
+    global REPO_REF
+    if not REF_PATTERN.fullmatch(ref) or ".." in ref or ref.endswith((".", "/", ".lock")):
+        raise ValueError(f"--ref {ref!r} is not a git branch or tag name: use letters, digits "
+                         "and . _ - /, for example course-2027")
+    path = root / "helpers" / "runtime.py"
+    text = path.read_text(encoding="utf-8")
+    new, found = re.subn(r'^REPO_REF = "[^"\n]*"$', f'REPO_REF = "{ref}"', text, flags=re.M)
+    if found != 1:
+        raise ValueError(f"{path}: expected one line `REPO_REF = \"...\"`, found {found}; "
+                         "put it back next to REPO_URL")
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    REPO_REF = ref
+
+
+def run(root: Path = ROOT, check: bool = False, ref: str | None = None) -> list[str]:
+    """Tidy every notebook and the README under ``root``; the names of files that differed.
+
+    With ``ref``, first pin ``root``'s ``helpers/runtime.py`` to it (see :func:`set_ref`).
+    """
     differing = []
+    if ref is not None:
+        set_ref(root, ref)
     targets = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     for path in targets:
         before = path.read_text(encoding="utf-8")
@@ -158,10 +216,16 @@ def run(root: Path = ROOT, check: bool = False) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.notebooks",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="change nothing; exit 1 if a file is not as it would be written")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="change nothing; exit 1 if a file is not as it would be written")
+    mode.add_argument("--ref", metavar="BRANCH_OR_TAG",
+                      help="write REPO_REF into helpers/runtime.py first, e.g. a course's tag")
     args = parser.parse_args(argv)
-    differing = run(check=args.check)
+    try:
+        differing = run(check=args.check, ref=args.ref)
+    except ValueError as error:
+        parser.error(str(error))
     if args.check and differing:
         print("Not formatted (run `make format`): " + ", ".join(differing))
         return 1
