@@ -41,8 +41,8 @@ lint: setup  ## ruff on the code and the notebooks; the notebooks are as `make f
 	$(PY) -m ruff check .
 	$(PY) -m tools.notebooks --check
 
-format: setup  ## strip outputs, regenerate badges and Setup cells from helpers.runtime.REPO_URL
-	$(PY) -m tools.notebooks
+format: setup  ## strip outputs, regenerate badges and Setup cells from helpers.runtime.REPO_URL; REF=tag pins them
+	$(PY) -m tools.notebooks $(if $(REF),--ref $(REF))
 
 test: setup lint  ## unit tests, then every notebook under nbval, on the shapes world
 	CAPTION_DATASET=shapes $(PY) -m pytest --nbval-lax --nbval-current-env tests $(NOTEBOOKS)
