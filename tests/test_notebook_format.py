@@ -70,6 +70,6 @@ def test_a_new_address_reaches_every_notebook_and_the_readme(copy, monkeypatch):
     text = "\n".join(p.read_text() for p in (copy / "notebooks").glob("*.ipynb"))
     text += (copy / "README.md").read_text()
     assert "caption-tutorial/vgg16-lstm-captioning" not in text
-    assert "git clone -q --depth 1 https://github.com/someone/captions-course" in text
+    assert 'REPO_URL = \\"https://github.com/someone/captions-course\\"' in text  # Setup cells
     assert "colab.research.google.com/github/someone/captions-course/blob/main/notebooks/" in text
     assert fmt.run(copy) == []
