@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from helpers.runtime import write_atomically
+from helpers.runtime import replaced_atomically, write_atomically
 
 FC2_LAYER = "fc2"  # every encoder of the registry names its image vector so
 
@@ -112,9 +111,8 @@ class FeatureCache:
         # Units that hardly ever fire would be blown up by their tiny spread:
         # give every unit at least a tenth of the average spread.
         std = np.maximum(std, 0.1 * std.mean() + 1e-8)
-        tmp = self.folder / f"{layer}_stats.tmp.npz"
-        np.savez(tmp, mean=mean, std=std, key=key)
-        os.replace(tmp, path)
+        with replaced_atomically(path) as tmp:
+            np.savez(tmp, mean=mean, std=std, key=key)
         return mean, std
 
 

@@ -37,7 +37,6 @@ it loads the finished weights (:func:`helpers.shapes_vgg.load_shapes_vgg`).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict
@@ -46,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.encoders import Recipe
-from helpers.runtime import backed_up_epochs, write_atomically
+from helpers.runtime import backed_up_epochs, replaced_atomically, write_atomically
 from helpers.shapes_scenes import (
     ATTRIBUTES,
     LABELS,
@@ -238,9 +237,8 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
     if len(state["history"]) < recipe.epochs:
         return None
 
-    tmp = folder / "weights.tmp.weights.h5"
-    trainer.save_weights(tmp)
-    os.replace(tmp, weights_path)
+    with replaced_atomically(weights_path) as tmp:
+        trainer.save_weights(tmp)
     card = {
         "encoder": recipe.name,
         "recipe": written,

@@ -26,7 +26,7 @@ import numpy as np
 from helpers.encoders import EncoderChoice, encoder_spec
 from helpers.features import build_encoder
 from helpers.models import check_vocabulary
-from helpers.runtime import repo_root, write_atomically
+from helpers.runtime import replaced_atomically, repo_root, write_atomically
 from helpers.settings import quick_demo, run_name
 from helpers.shapes_vgg import WEIGHTS_FILE, encoder_folder, load_card, weights_id
 from helpers.text import Vocabulary, VocabularyError
@@ -34,18 +34,13 @@ from helpers.text import Vocabulary, VocabularyError
 MODEL_FILE, MODEL_META, HISTORY_FILE = "model.keras", "model.json", "history.csv"
 
 
-def _save_model(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(path.stem + ".tmp.keras")  # Keras insists on the .keras suffix
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
 def save_trained(model: keras.Model, vocab: Vocabulary, run_dir: str | Path, **info) -> Path:
     """Save ``model.keras`` and ``model.json`` (its vocabulary and what made it) in ``run_dir``."""
     check_vocabulary(model, vocab)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    _save_model(model, run_dir / MODEL_FILE)
+    with replaced_atomically(run_dir / MODEL_FILE) as tmp:
+        model.save(tmp)
     meta = {"vocabulary": vocab.to_dict(), "model": model.name, **info}
     write_atomically(run_dir / MODEL_META, json.dumps(meta, indent=1))
     return run_dir / MODEL_FILE
@@ -181,9 +176,8 @@ def save_encoder_with(run_dir: str | Path, settings) -> Path | None:
     if load_card(run_dir, settings.encoder) == card:
         return target
     target.mkdir(parents=True, exist_ok=True)
-    tmp = target / (WEIGHTS_FILE + ".tmp")
-    shutil.copyfile(source / WEIGHTS_FILE, tmp)
-    os.replace(tmp, target / WEIGHTS_FILE)
+    with replaced_atomically(target / WEIGHTS_FILE) as tmp:
+        shutil.copyfile(source / WEIGHTS_FILE, tmp)
     write_atomically(target / "card.json", json.dumps(card, indent=1))  # last: now it counts
     return target
 

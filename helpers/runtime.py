@@ -45,28 +45,39 @@ def repo_root() -> Path:
     return (Path.home() / "caption-tutorial").resolve()
 
 
-def write_atomically(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file renamed over it (notebook 00).
+@contextlib.contextmanager
+def replaced_atomically(path: str | Path):
+    """A temporary path to write ``path``'s new content to, renamed over ``path`` at the end.
 
     A run that is killed mid-write leaves either the old file or the new one,
-    never half a file: every artifact of the run folder is written this way.
-    The temporary file has a name of its own (``tempfile.mkstemp`` in the same
-    folder), so two notebooks writing the same file at once never write into
-    one temporary file; the last rename wins, whole.
+    never half a file: every artifact of the run folder is written this way
+    (text, a Keras model or weights, numpy arrays). The temporary file has a
+    name of its own (``tempfile.mkstemp`` in the same folder) and ``path``'s
+    suffixes (Keras insists on ``.keras`` and ``.weights.h5``), so two notebooks
+    writing the same file at once never write into one temporary file; the last
+    rename wins, whole. If the block fails, the temporary file is removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                    suffix="".join(path.suffixes))
+    os.close(handle)
+    tmp = Path(name)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(tmp, mode)  # mkstemp makes it private (0600); keep the file's usual mode
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_atomically(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through :func:`replaced_atomically` (notebook 00)."""
+    path = Path(path)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    with replaced_atomically(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(mode)  # mkstemp makes it private (0600); keep the file's usual mode
     return path
 
 
