@@ -194,7 +194,8 @@ class Captioner:
             raise CaptionRunError(f"The model in {folder} needs VGG16 with weights {weights!r}, "
                                   f"which cannot be had here:\n{err}") from None
         stored = meta.get("encoder_fingerprint")  # none for ImageNet: Keras checks its hash
-        if stored is not None and encoder_fingerprint(encoder) != stored:
+        rebuilt = encoder_fingerprint(encoder) if stored is not None else None
+        if rebuilt != stored:
             why = ("A random VGG16 is made again from its seed, and this version of Keras or "
                    "TensorFlow makes other weights from the same seed. Caption with the versions "
                    "the run was made with (constraints.txt), or"
@@ -202,7 +203,7 @@ class Captioner:
             raise CaptionRunError(
                 f"The {spec.name} encoder rebuilt here (weights {weights!r}) is not the one the "
                 f"model in {folder} was trained with: its weights' fingerprint is "
-                f"{encoder_fingerprint(encoder)}, {MODEL_META} says {stored}. {why} extract the "
+                f"{rebuilt}, {MODEL_META} says {stored}. {why} extract the "
                 f"features and train again here (notebooks 02 and {notebook}).")
         return cls(folder, network, vocab, encoder, meta, attention)
 

@@ -204,10 +204,10 @@ def extract_features(
             "default run folder, one per encoder (runs/<dataset>/<encoder>), or another "
             "CAPTION_RUN_DIR, or delete that folder yourself if you no longer need it.")
     shelved = _shelf(folder, {"settings": wanted, "names": names})
-    if meta is not None and _shelf(folder, meta) != shelved:
+    if meta is not None and (kept := _shelf(folder, meta)) != shelved:
         # made by this encoder from other images or older pretrained weights: kept on a shelf
-        shutil.rmtree(_shelf(folder, meta), ignore_errors=True)  # an older copy of the same
-        folder.rename(_shelf(folder, meta))
+        shutil.rmtree(kept, ignore_errors=True)  # an older copy of the same
+        folder.rename(kept)
         meta = None
     if meta is None and (shelved / "meta.json").exists():  # made before: taken back, not redone
         shelved.rename(folder)

@@ -299,8 +299,10 @@ def fit(
         checkpoints.mkdir(parents=True)
         state = {"signature": signature, "stopped_early": False}
         write_atomically(state_path, json.dumps(state, indent=1))
-    before = _read_history(run_dir)[:backed_up_epochs(checkpoints)]
-    _write_history(run_dir, before)  # an epoch logged but not backed up is trained again
+    logged = _read_history(run_dir)
+    before = logged[:backed_up_epochs(checkpoints)]
+    if len(before) < len(logged):  # an epoch logged but not backed up is trained again
+        _write_history(run_dir, before)
     resumed_from = len(before)
 
     model.compile(optimizer=keras.optimizers.Adam(), loss=masked_loss())
@@ -335,10 +337,8 @@ def fit(
 
 
 def _write_history(run_dir: Path, rows: list[dict]) -> None:
-    """Rewrite ``history.csv`` with ``rows`` (the epochs a resumed run keeps), if it changes."""
+    """Rewrite ``history.csv`` with ``rows`` (the epochs a resumed run keeps)."""
     path = run_dir / HISTORY_FILE
-    if not path.exists() or len(rows) == len(_read_history(run_dir)):
-        return
     if not rows:
         path.unlink()
         return
