@@ -161,11 +161,10 @@ def gpu_note(gpus: list[str], on_colab: bool) -> str:
     if gpus:
         return ", ".join(gpus)
     if on_colab:
-        return ("none. To get one: Runtime > Change runtime type > T4 GPU, then run the "
-                "notebook again from the top. Without one it still runs on the CPU, only "
-                f"slower: Flickr8k takes hours. Times: {TIMES}.")
-    return ("none, CPU only. Fine for the shapes world (minutes); slow for Flickr8k "
-            f"(hours): use a GPU there. Times: {TIMES}.")
+        return ("none. Runtime > Change runtime type > T4 GPU, then run the notebook again."
+                f"\n     Without one it still runs on the CPU, only slower. Times: {TIMES}.")
+    return ("none, CPU only. Fine for the shapes world, slow for Flickr8k."
+            f"\n     Times: {TIMES}.")
 
 
 def gpu_line() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import sys
 import tempfile
 import warnings
@@ -125,6 +126,33 @@ def native_logs_to_file(path: str | Path | None = None):
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def format_duration(seconds: float) -> str:
+    """A duration the way the series prints it.
+
+    >>> format_duration(42.4), format_duration(161), format_duration(4000)
+    ('42 s', '2.7 min', '1.1 h')
+    """
+    if seconds < 100:
+        return f"{seconds:.0f} s"
+    if seconds < 6000:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def took(started: float, now: float | None = None) -> str:
+    """The last line of every notebook: how long it ran, and on what (every notebook).
+
+    ``started`` is the ``time.monotonic()`` that the Setup cell records as
+    ``STARTED``. The README's time table was measured on one machine; this line
+    is this run's own.
+    """
+    import time
+
+    elapsed = (time.monotonic() if now is None else now) - started
+    machine = f"{os.cpu_count() or '?'} CPU cores, {platform.system()} {platform.machine()}"
+    return f"This notebook took {format_duration(elapsed)} from the Setup cell on ({machine})."
 
 
 def in_colab() -> bool:

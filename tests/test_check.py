@@ -61,7 +61,8 @@ def test_offline_says_so_and_still_passes(server, tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(check, "run_checks", lambda timeout: checks)
     assert check.main([]) == 0  # optional failures do not fail the check
     printed = capsys.readouterr().out.splitlines()
-    assert len(printed) == len(checks) + 1 and printed[-1].startswith("READY")
+    lines = sum(len(c.line().splitlines()) for c in checks)  # the GPU line has two
+    assert len(printed) == lines + 1 and printed[-1].startswith("READY")
 
 
 def test_a_missing_package_fails_the_check(tmp_path, capsys, monkeypatch):
@@ -138,12 +139,14 @@ def test_without_a_gpu_the_line_says_what_to_do(monkeypatch):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     local = check.gpu_line()
     assert local.startswith("GPU: none, CPU only. Fine for the shapes world")
+    assert len(local.splitlines()) <= 2 and max(map(len, local.splitlines())) <= 100
     assert check.check_gpu().found == local.removeprefix("GPU: ")  # notebook 00 says the same
 
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     colab = check.gpu_line()
     assert "Runtime > Change runtime type > T4 GPU, then run the notebook again" in colab
     assert "still runs on the CPU, only slower" in colab
+    assert len(colab.splitlines()) <= 2 and max(map(len, colab.splitlines())) <= 100
     assert check.check_gpu().ok  # a missing GPU is advice, never a failure
 
     # Both point to where the run times are, and that place holds a measured table of them

@@ -41,8 +41,8 @@ def test_formatting_cleans_up_and_a_second_run_changes_nothing(copy):
     nb = json.loads(path.read_text())
     nb["metadata"]["widgets"] = {"state": {}}
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    checked = next(c for c in code if fmt.CHECKED in "".join(c["source"]))
-    plain = next(c for c in code if fmt.CHECKED not in "".join(c["source"]))
+    checked = next(c for c in code if fmt.is_checked(c))
+    plain = next(c for c in code if not fmt.is_checked(c))
     plain["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}]
     plain["execution_count"], plain["metadata"] = 7, {"scrolled": True, "tags": ["x"]}
     nb["cells"][0]["source"] = [line.replace("06_evaluation", "05_training")

@@ -21,8 +21,7 @@ def test_committed_without_outputs(path):
     for index, cell in enumerate(cells):
         if cell["cell_type"] != "code":
             continue
-        source = "".join(cell["source"])
-        if "# NBVAL_CHECK_OUTPUT" in source:
+        if "nbval-check-output" in cell["metadata"].get("tags", []):
             assert cell["outputs"], f"{path.name} cell {index}: checked output is missing"
         else:
             assert not cell["outputs"], f"{path.name} cell {index} has outputs; clear them"
@@ -40,3 +39,8 @@ def test_follows_the_template(path):
     assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), (
         f"{path.name} has no cell tagged 'parameters'"
     )
+    assert "NBVAL" not in text, "nbval's markers go in cell tags, out of the lesson's code"
+    summary = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Summary"))
+    last_code = [c for c in cells[:summary] if c["cell_type"] == "code"][-1]
+    assert "print(took(STARTED))" in "".join(last_code["source"]), (
+        f"{path.name}: the last code cell prints how long the notebook took (make format)")

@@ -11,13 +11,17 @@ For every ``notebooks/NN_*.ipynb`` this writes, from ``helpers.runtime.REPO_URL`
 * the notebook metadata: Python 3 kernel, and a GPU runtime on Colab for the
   notebooks that run networks (02 on);
 
-and it strips outputs and execution counts, except in cells marked
-``# NBVAL_CHECK_OUTPUT`` (their output is checked by nbval), and cell metadata
-other than tags. The README's Colab links follow the same setting. Running it
-twice changes nothing. ``--check`` changes nothing and exits with status 1
-when a file differs from what it would write (``make test`` runs it). ``--ref``
-first writes a new ``REPO_REF`` into ``helpers/runtime.py``, so badges and the
-code they clone stay one version. It needs only Python, no virtual environment::
+* the last code cell before the Summary, which prints how long the notebook
+  took (``STARTED``, set by the Setup cell, to ``helpers.runtime.took``);
+
+and it strips outputs and execution counts, except in cells tagged
+``nbval-check-output`` (nbval compares their output; a tag keeps the marker out
+of the lesson's code), and cell metadata other than tags. The README's Colab
+links follow the same setting. Running it twice changes nothing. ``--check``
+changes nothing and exits with status 1 when a file differs from what it would
+write (``make test`` runs it). ``--ref`` first writes a new ``REPO_REF`` into
+``helpers/runtime.py``, so badges and the code they clone stay one version. It
+needs only Python, no virtual environment::
 
     python -m tools.notebooks                    # rewrite what differs
     python -m tools.notebooks --check            # only report
@@ -45,7 +49,18 @@ COLAB_LACKS = {"06_evaluation.ipynb": ["pycocoevalcap"],
 REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 """What a ``REPO_REF`` may be: a git branch or tag name, safe inside a URL and a string."""
 SETUP_MARK = 'IN_COLAB = "google.colab" in sys.modules'
-CHECKED = "# NBVAL_CHECK_OUTPUT"
+CHECKED = "nbval-check-output"
+"""The cell tag with which nbval compares a cell's output with the committed one."""
+TOOK_MARK = "took(STARTED)"
+TOOK_CELL = ("from helpers.runtime import took\n\n"
+             "print(took(STARTED))  # this run's time; README.md, \"How long it takes\", has one "
+             "machine's")
+"""The generated last code cell: the notebook's own elapsed time, printed by the run."""
+
+
+def is_checked(cell: dict) -> bool:
+    """Whether nbval checks ``cell``'s output (so its committed output is kept)."""
+    return CHECKED in cell.get("metadata", {}).get("tags", [])
 
 
 def repository() -> tuple[str, str]:
@@ -81,8 +96,10 @@ def setup_cell(notebook: str) -> str:
     name = clone_folder()
     text = f'''import subprocess
 import sys
+import time
 from pathlib import Path
 
+STARTED = time.monotonic()  # the notebook's last cell prints how long it took
 {SETUP_MARK}
 # The code to clone; `make format` writes these from helpers/runtime.py:
 REPO_URL = "{REPO_URL}"
@@ -146,11 +163,25 @@ def tidy(nb: dict, notebook: str) -> dict:
         raise ValueError(f"{notebook}: expected one Setup cell with `{SETUP_MARK}`, "
                          f"found {len(setups)}")
     setups[0]["source"] = _lines(setup_cell(notebook))
+    _place_took_cell(nb["cells"], notebook)
     for cell in nb["cells"]:
         cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k == "tags"}
-        if cell["cell_type"] == "code" and CHECKED not in "".join(cell["source"]):
+        if cell["cell_type"] == "code" and not is_checked(cell):
             cell["outputs"], cell["execution_count"] = [], None
     return nb
+
+
+def _place_took_cell(cells: list[dict], notebook: str) -> None:
+    """Put :data:`TOOK_CELL` just before the ``## Summary`` cell, once."""
+    for index in [i for i, c in enumerate(cells) if TOOK_MARK in "".join(c["source"])][::-1]:
+        cells.pop(index)
+    summary = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+               and "".join(c["source"]).startswith("## Summary")]
+    if len(summary) != 1:
+        raise ValueError(f"{notebook}: expected one '## Summary' cell, found {len(summary)}")
+    cells.insert(summary[0], {"cell_type": "code", "execution_count": None,
+                              "id": "took-" + notebook[:2], "metadata": {},
+                              "outputs": [], "source": _lines(TOOK_CELL)})
 
 
 def dumps(nb: dict) -> str:
