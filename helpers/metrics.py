@@ -264,15 +264,31 @@ REFERENCE_SCORES = {name: entry["scores"] for name, entry in PUBLISHED.items()}
 """Just the scores of :data:`PUBLISHED`, as rows for :func:`format_table`."""
 
 
-def format_table(rows: Mapping[str, Mapping[str, float]], title: str = "") -> str:
-    """Scores as an aligned text table: one row per method, one column per metric."""
+def format_table(rows: Mapping[str, Mapping[str, float]], title: str = "",
+                 width: int = 100) -> str:
+    """Scores as an aligned text table: one row per method, one column per metric.
+
+    A table wider than ``width`` characters (a notebook shows about 100) is split
+    into several tables of fewer columns, each with the row names, one under the
+    other, so nothing wraps.
+    """
     columns: list[str] = []
     for scores in rows.values():
         columns += [c for c in scores if c not in columns]
-    width = max([len(r) for r in rows] + [len(title)])
-    lines = [f"{title:<{width}}  " + "  ".join(f"{c:>{max(len(c), 6)}}" for c in columns)]
-    for name, scores in rows.items():
-        cells = [f"{scores[c]:.3f}" if c in scores else "-" for c in columns]
-        lines.append(f"{name:<{width}}  " + "  ".join(
-            f"{v:>{max(len(c), 6)}}" for v, c in zip(cells, columns)))
-    return "\n".join(lines)
+    names = max([len(r) for r in rows] + [len(title)])
+    widths = {c: max(len(c), 6) for c in columns}
+    blocks: list[list[str]] = [[]]
+    for column in columns:
+        used = names + sum(widths[c] + 2 for c in blocks[-1])
+        if blocks[-1] and used + widths[column] + 2 > width:
+            blocks.append([])
+        blocks[-1].append(column)
+    tables = []
+    for block in blocks:
+        lines = [f"{title:<{names}}  " + "  ".join(f"{c:>{widths[c]}}" for c in block)]
+        for name, scores in rows.items():
+            cells = [f"{scores[c]:.3f}" if c in scores else "-" for c in block]
+            lines.append(f"{name:<{names}}  " + "  ".join(
+                f"{v:>{widths[c]}}" for v, c in zip(cells, block)))
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables)

@@ -94,3 +94,18 @@ def test_a_lock_left_behind_is_named_after_the_timeout(tmp_path, monkeypatch):
     monkeypatch.setattr(metrics, "LOCK_TIMEOUT", 0.05)
     with pytest.raises(TimeoutError, match=r"metrics.json.lock.*delete"):
         metrics.save_metrics(tmp_path, "greedy", {"BLEU-1": 0.5})
+
+
+def test_a_wide_table_is_split_to_fit_a_notebook():
+    from helpers.metrics import format_table
+
+    rows = {"greedy": {f"BLEU-{i}": 0.5 for i in range(1, 12)},
+            "beam 3": {f"BLEU-{i}": 0.25 for i in range(1, 12)}}
+    table = format_table(rows, title="this run: shapes world, test split", width=100)
+    assert max(len(line) for line in table.splitlines()) <= 100
+    blocks = table.split("\n\n")
+    assert len(blocks) == 2  # 11 columns do not fit in 100 characters
+    header = " ".join(block.splitlines()[0] for block in blocks).split()
+    assert [c for c in header if c.startswith("BLEU")] == [f"BLEU-{i}" for i in range(1, 12)]
+    assert all(block.splitlines()[1].startswith("greedy") for block in blocks)
+    assert format_table(rows, width=1000).count("\n") == 2  # one table when it fits
