@@ -88,13 +88,17 @@ class Vocabulary:
         return [self.index[START], *ids, self.index[END]]
 
     def decode(self, ids: Iterable[int]) -> str:
-        """Ids back to words, stopping at ``<end>``, without special tokens."""
+        """Ids back to words, stopping at ``<end>``; ``<unk>`` stays visible.
+
+        ``<start>`` and padding are dropped. An unknown word decodes to
+        ``<unk>`` rather than vanishing, so a round trip shows what was lost.
+        """
         words = []
         for i in ids:
             word = self.words[int(i)]
             if word == END:
                 break
-            if word not in SPECIAL:
+            if word not in (PAD, START):
                 words.append(word)
         return " ".join(words)
 

@@ -22,8 +22,15 @@ def test_encode_decode_round_trip_and_unknown_words():
     ids = vocab.encode("A dog runs, a giraffe runs!")
     assert ids[0] == vocab.index[START] and ids[-1] == vocab.index[END]
     assert ids.count(1) == 1  # "giraffe" is unknown
-    assert vocab.decode(ids) == "a dog runs a runs"  # <unk> and specials never shown
+    assert vocab.decode(ids) == "a dog runs a <unk> runs"  # an unknown word stays visible
     assert vocab.decode([vocab.index["dog"], vocab.index[END], vocab.index["a"]]) == "dog"
+
+
+def test_decode_drops_start_and_padding_and_stops_at_end():
+    vocab = Vocabulary.fit(TRAIN, min_count=2)
+    ids = [vocab.index[w] for w in (START, "a", "<unk>", "dog", END, "runs")] + [0, 0]
+    assert vocab.decode(ids) == "a <unk> dog"
+    assert vocab.decode([vocab.index[START], vocab.index["dog"], 0, 0]) == "dog"
 
 
 def test_padding_uses_zero():
