@@ -68,6 +68,13 @@ def test_a_table_is_covered_by_its_caption_or_header_and_nothing_else():
     assert [p.where for p in prose.unlabelled_numbers(after, "t.md")] == ["t.md:7"]
 
 
+def test_an_introduction_covers_its_list_until_the_next_paragraph():
+    text = ("Measured once (measured: 2-core x86_64, 2026-11-26):\n\n"
+            "* stars 3.5 times the uniform share;\n* circles 2.2 times.\n\n"
+            "A new paragraph: 2.4 times.\n")
+    assert [p.where for p in prose.unlabelled_numbers(text, "l.md")] == ["l.md:6"]
+
+
 def test_a_measured_label_without_a_date_does_not_count():
     problems = prose.unlabelled_numbers("It took 4.1 min (measured on my laptop).", "d.md")
     assert any("needs a date" in p.what for p in problems)

@@ -15,7 +15,8 @@ The rules are written out in ``docs/writing.md``; in short:
        (setting: where it is set, e.g. `NOTEBOOK_08_FLOOR`)
 
    A label covers the paragraph, list item or table row it sits in; a table is
-   covered by a label in its header row or in the paragraph just above it.
+   covered by a label in its header row, and a table or a list by a label in
+   the paragraph just above it.
    ``measured`` and ``sweep`` labels carry a date (YYYY-MM-DD). Code spans,
    math and link targets are not prose and are not scanned.
 
@@ -138,22 +139,25 @@ def unlabelled_numbers(text: str, where: str) -> list[Problem]:
     """The numbers of :data:`NUMBER_KINDS` in markdown ``text`` that carry no label."""
     problems = []
     units = _units(text)
-    caption_labelled = False  # the paragraph above a table carries a label
-    header_labelled = False   # the table's header row carries one
+    intro_labelled = False   # the paragraph above a table or a list carries a label
+    header_labelled = False  # the table's header row carries one
     previous_was_row = False
     for start, lines in units:
         joined = re.sub(r"`\([^`]*\)`", " ", " ".join(lines))  # a label shown as code is none
-        is_row = lines[0].lstrip().startswith("|")
+        first = lines[0].lstrip()
+        is_row = first.startswith("|")
+        is_item = bool(re.match(r"(?:[*+-]|\d+\.)\s", first))
         has_label = bool(LABEL.search(joined))
         if is_row and not previous_was_row:
             header_labelled = has_label
-        elif not is_row:
-            caption_labelled = has_label
+        elif not is_row and not is_item:
+            intro_labelled = has_label and not first.startswith("#")
         previous_was_row = is_row
         bad_label = label_problem(joined)
         if bad_label:
             problems.append(Problem(f"{where}:{start}", bad_label))
-        covered = has_label or (is_row and (header_labelled or caption_labelled))
+        covered = (has_label or (is_row and header_labelled)
+                   or ((is_row or is_item) and intro_labelled))
         if covered:
             continue
         prose = _prose(joined)
@@ -168,7 +172,8 @@ def unlabelled_numbers(text: str, where: str) -> list[Problem]:
 
 
 def markdown_sources(root: Path = ROOT) -> list[tuple[str, str]]:
-    """``(where, text)`` for every notebook markdown cell, the README and ``docs/*.md``."""
+    """``(where, text)`` for every notebook markdown cell, the README, ``docs/`` and
+    ``solutions/`` (the worked answers a learner reads)."""
     sources = []
     for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
@@ -176,7 +181,8 @@ def markdown_sources(root: Path = ROOT) -> list[tuple[str, str]]:
             if cell["cell_type"] == "markdown":
                 sources.append((f"notebooks/{path.name} cell {index}, line",
                                 "".join(cell["source"])))
-    for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+    for path in [root / "README.md", *sorted((root / "docs").glob("*.md")),
+                 *sorted((root / "solutions").glob("*.md"))]:
         if path.exists():
             sources.append((str(path.relative_to(root)), path.read_text(encoding="utf-8")))
     return sources
