@@ -82,6 +82,27 @@ def write_atomically(path: str | Path, text: str) -> Path:
     return path
 
 
+HARMLESS_NATIVE = ("cudart_stub", "cuInit", "oneDNN custom operations", "cpu_feature_guard",
+                   "This TensorFlow binary is optimized", "Unable to register cu",
+                   "computation placer already registered", "TF-TRT Warning",
+                   "All log messages before absl::InitializeLog")
+"""Start-up lines of TensorFlow's C++ core that say nothing is wrong (no GPU is fine)."""
+FATAL_NATIVE = ("F0000", "Check failed", "Aborted", "out of memory", "OOM", "Segmentation fault",
+                "core dumped", "terminate called", "Fatal Python error")
+"""Marks of a line with which a kernel died: shown when the next kernel starts."""
+
+
+def native_log_news(text: str, last: int = 12) -> list[str]:
+    """The lines of a native log worth showing a learner: all but the harmless start-up ones.
+
+    >>> native_log_news("I0000 cudart_stub: no GPU\\nF0000 Check failed: out of memory")
+    ['F0000 Check failed: out of memory']
+    """
+    lines = [line for line in text.splitlines()
+             if line.strip() and not any(mark in line for mark in HARMLESS_NATIVE)]
+    return lines[-last:]
+
+
 def send_native_logs_to(path: str | Path | None = None) -> Path | None:
     """Send what compiled libraries write straight to standard error into a log file.
 
@@ -93,22 +114,79 @@ def send_native_logs_to(path: str | Path | None = None) -> Path | None:
     2 at ``path`` (by default a file in the temporary folder), so they are kept
     there instead. In Jupyter, Python's own warnings and errors still reach the
     notebook: ``sys.stderr`` is the notebook's stream, not descriptor 2.
-    Returns the log file's path (look there if the kernel dies), or None when
-    it cannot be written, in which case nothing changes.
+
+    A crash's cause must still reach the learner, so:
+
+    * the log is started afresh, and if the previous kernel's log shows that it
+      died (a fatal line of :data:`FATAL_NATIVE`: a GPU error, memory), its
+      last lines that are not start-up chatter are printed first;
+    * inside IPython, when a cell fails, the lines the log gained while it ran
+      are printed under the error (see :func:`show_native_log_on_error`).
+
+    Returns the log file's path, or None when it cannot be written, in which
+    case nothing changes.
     """
     if path is None:  # one file per user: a lab machine's /tmp is shared
         user = os.environ.get("USER") or os.environ.get("USERNAME") or "user"
         path = Path(tempfile.gettempdir()) / f"caption-tutorial-{user}-native.log"
     path = Path(path)
     try:
+        previous = path.read_text(errors="replace") if path.is_file() else ""
+    except OSError:
+        previous = ""
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
     except OSError:
         return None
+    news = native_log_news(previous)
+    if any(mark in line for line in news for mark in FATAL_NATIVE):
+        print(f"The last kernel's native log ({path}) ended with:\n  " + "\n  ".join(news),
+              file=sys.stderr)
     sys.stderr.flush()
     os.dup2(log, 2)
     os.close(log)
+    show_native_log_on_error(path)
     return path
+
+
+_WATCHED: set[tuple[int, Path]] = set()
+
+
+def show_native_log_on_error(path: Path, shell=None) -> bool:
+    """In IPython, print what the native log gained during a cell that failed.
+
+    Registers two event callbacks on ``shell`` (by default the running IPython;
+    nothing happens outside one): before each cell it notes the log's size, and
+    after a cell that raised it prints the new lines that are not harmless, so
+    an error from TensorFlow's C++ core is seen next to the Python error.
+    Returns whether the callbacks were registered.
+    """
+    if shell is None:
+        shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    if shell is None or not hasattr(shell, "events"):
+        return False
+    if (id(shell), path) in _WATCHED:  # a second Setup run: the callbacks are there
+        return True
+    _WATCHED.add((id(shell), path))
+    size = {"before": 0}
+
+    def before(*_args) -> None:
+        size["before"] = path.stat().st_size if path.exists() else 0
+
+    def after(result) -> None:
+        if getattr(result, "error_in_exec", None) is None or not path.exists():
+            return
+        with path.open("rb") as log:
+            log.seek(size["before"])
+            news = native_log_news(log.read().decode(errors="replace"))
+        if news:
+            print(f"TensorFlow's native log ({path}) during this cell:\n  "
+                  + "\n  ".join(news), file=sys.stderr)
+
+    shell.events.register("pre_run_cell", before)
+    shell.events.register("post_run_cell", after)
+    return True
 
 
 @contextlib.contextmanager
@@ -131,8 +209,8 @@ def native_logs_to_file(path: str | Path | None = None):
 def format_duration(seconds: float) -> str:
     """A duration the way the series prints it.
 
-    >>> format_duration(42.4), format_duration(161), format_duration(4000)
-    ('42 s', '2.7 min', '1.1 h')
+    >>> format_duration(42.4), format_duration(161), format_duration(9000)
+    ('42 s', '2.7 min', '2.5 h')
     """
     if seconds < 100:
         return f"{seconds:.0f} s"

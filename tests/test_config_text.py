@@ -177,6 +177,53 @@ def test_native_logs_go_to_the_file_not_the_screen(tmp_path):
     assert "E0000 cuInit chatter" in log.read_text()
 
 
+def test_a_crash_in_the_native_log_reaches_the_next_kernel_and_the_failed_cell(tmp_path):
+    import types
+
+    from helpers.runtime import show_native_log_on_error
+
+    log = tmp_path / "native.log"
+    log.write_text("I0000 cudart_stub: could not find cuda drivers\n"
+                   "F0000 gpu_device.cc: Check failed: out of memory\n")
+    script = (f"import os; from helpers.runtime import send_native_logs_to; "
+              f"send_native_logs_to({str(log)!r}); os.write(2, b'I0000 cuInit chatter')")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    # the previous kernel's last words are shown, its start-up chatter is not
+    assert "Check failed: out of memory" in done.stderr and "cudart_stub" not in done.stderr
+    assert log.read_text() == "I0000 cuInit chatter"  # a fresh log for this kernel
+    log.write_text("W0000 a warning of a kernel that ended well\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    assert done.stderr == ""  # no crash, nothing to say
+
+    class Events:
+        def __init__(self):
+            self.callbacks = {}
+
+        def register(self, name, callback):
+            self.callbacks[name] = callback
+
+    shell = types.SimpleNamespace(events=Events())
+    assert show_native_log_on_error(log, shell)
+    run = dict(shell.events.callbacks)
+    shell.events.callbacks.clear()
+    assert show_native_log_on_error(log, shell) and not shell.events.callbacks  # once
+    shown = []
+    import contextlib
+    import io
+    for error, written in ((None, "E0000 ignored: the cell succeeded\n"),
+                           (RuntimeError("boom"), "E0000 ResourceExhausted: OOM on GPU\n")):
+        run["pre_run_cell"](None)
+        with log.open("a") as file:
+            file.write(written)
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            run["post_run_cell"](types.SimpleNamespace(error_in_exec=error))
+        shown.append(err.getvalue())
+    assert shown[0] == ""
+    assert "OOM on GPU" in shown[1] and "ignored" not in shown[1]
+
+
 def test_native_logs_that_cannot_be_written_change_nothing(tmp_path):
     blocker = tmp_path / "a file"
     blocker.write_text("")
