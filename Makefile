@@ -8,7 +8,7 @@ DATASET ?= shapes
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup tutorial test lint format bench sweep rehearsal constraints clean
+.PHONY: setup tutorial test test-floors lint format bench sweep rehearsal constraints clean
 
 setup: $(STAMP)  ## make .venv and install everything (quick when already done)
 
@@ -26,12 +26,12 @@ constraints:  ## after a green `make test`: record the versions it ran with
 	mv constraints.txt.tmp constraints.txt
 
 tutorial: setup  ## run every notebook in order; executed copies go to the run folder's notebooks/
-	@out=$$(CAPTION_DATASET=$(DATASET) $(PY) -c \
+	@out=$$(CAPTION_SETTINGS_FILE=none CAPTION_DATASET=$(DATASET) $(PY) -c \
 	  "from helpers.settings import get_settings; print(get_settings().run_dir / 'notebooks')") \
 	  && mkdir -p "$$out" || exit 1; \
 	for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb ($(DATASET))"; start=$$(date +%s); \
-	  CAPTION_DATASET=$(DATASET) $(PY) -m jupyter nbconvert --to notebook --execute \
+	  CAPTION_SETTINGS_FILE=none CAPTION_DATASET=$(DATASET) $(PY) -m jupyter nbconvert --to notebook --execute \
 	    --ExecutePreprocessor.timeout=3600 --output-dir "$$out" "$$nb" || exit 1; \
 	  echo "   done in $$(( $$(date +%s) - start )) s"; \
 	done; \
@@ -45,7 +45,22 @@ format: setup  ## strip outputs, regenerate badges and Setup cells from helpers.
 	$(PY) -m tools.notebooks $(if $(REF),--ref $(REF))
 
 test: setup lint  ## unit tests, then every notebook under nbval, on the shapes world
-	CAPTION_DATASET=shapes $(PY) -m pytest --nbval-lax --nbval-current-env tests $(NOTEBOOKS)
+	CAPTION_SETTINGS_FILE=none CAPTION_DATASET=shapes $(PY) -m pytest --nbval-lax --nbval-current-env tests $(NOTEBOOKS)
+
+# The other end of the version range: the lowest versions pyproject.toml allows (floors.txt),
+# in an environment of their own, with data and run folders of their own.
+FLOORS_VENV := .venv-floors
+FLOORS_PY   := $(FLOORS_VENV)/bin/python
+FLOORS_NOTEBOOKS := $(filter notebooks/02_% notebooks/04_% notebooks/05_% notebooks/06_%,$(NOTEBOOKS))
+
+test-floors:  ## the lowest versions allowed (floors.txt): unit tests and notebooks 02, 04-06 (about 20 min)
+	test -x $(FLOORS_PY) || $(PYTHON) -m venv $(FLOORS_VENV)
+	$(FLOORS_PY) -m pip install -q --upgrade pip
+	$(FLOORS_PY) -m pip install -q -r requirements.txt -c floors.txt -e .
+	$(FLOORS_PY) -m pip freeze | grep -iE "^(tensorflow|keras|numpy)=="
+	CAPTION_DATASET=shapes CAPTION_DATA_DIR=$(CURDIR)/data/ci-floors \
+	  CAPTION_RUN_DIR=$(CURDIR)/runs/ci-floors/shapes-vgg-small \
+	  $(FLOORS_PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env tests $(FLOORS_NOTEBOOKS)
 
 bench: setup  ## speed and memory ratios against the classic approach
 	$(PY) -m benchmarks
@@ -57,5 +72,5 @@ rehearsal: setup  ## notebooks 01-06 at Flickr8k scale on stand-in images (about
 	$(PY) -m benchmarks.rehearsal
 
 clean:  ## remove the environment, caches and run artifacts (data/ is kept)
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(FLOORS_VENV) runs .pytest_cache .ruff_cache *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -14,6 +14,8 @@ from helpers.settings import QUICK_VARIABLE, run_name
 
 ROOT = Path(__file__).resolve().parent
 
+# a learner's settings file (my-settings.ini, helpers.config) never changes a test
+os.environ["CAPTION_SETTINGS_FILE"] = "none"
 os.environ.setdefault("CAPTION_DATASET", "shapes")
 os.environ.setdefault("CAPTION_SHAPES_IMAGES", "200")
 # the faster pretrained encoder: pretrained once per data folder, in about two minutes

@@ -9,6 +9,7 @@ Settings and the machine
   * :mod:`helpers.encoders`  - the registry of encoders: family, layers, pretraining recipe
     (notebook 02; data only, no TensorFlow)
   * :mod:`helpers.settings`  - the settings of a run, read in one place (notebook 01)
+  * :mod:`helpers.config`    - the learner's settings file, ``python -m helpers.config`` (nb 00)
 
 Data (notebook 01)
   * :mod:`helpers.dataset`   - what a loaded dataset is: captions, splits, a report

@@ -1,10 +1,21 @@
 """Settings of the series, read in one place (taught in notebook 01).
 
-Every notebook starts with a *parameters* cell that calls :func:`get_settings`
-and shows the result, so a learner sees what can change and how. Settings come
-from environment variables, which makes them easy to change for a whole run
-(``CAPTION_DATASET=shapes make tutorial``) and invisible to the code that uses
-them.
+Every notebook starts with a *parameters* cell that reads the settings and
+shows them, so a learner sees what can change and how. A setting comes from the
+first of these that gives it:
+
+1. an environment variable (``CAPTION_DATASET=shapes make tutorial``): a whole
+   run at once, and what ``make test`` uses, so nothing else can change a test;
+2. the notebook's Parameters cell (``DATASET = "shapes"``): this notebook only;
+3. the learner's settings file, ``my-settings.ini`` at the repository's top
+   (:func:`settings_file`), written by ``python -m helpers.config dataset=shapes``
+   or :func:`helpers.config.save_settings`: the whole series, chosen once;
+4. the defaults in the table below.
+
+``make test`` and ``make tutorial`` set ``CAPTION_SETTINGS_FILE=none``, so a
+learner's settings file never changes them. Code that calls
+:func:`get_settings` with keyword arguments (the tests, ``helpers`` itself)
+gets exactly what it asks for: those arguments win over everything.
 
 | setting          | env variable              | default                              |
 | ---------------- | ------------------------- | ------------------------------------ |
@@ -29,6 +40,7 @@ environment again: ``load_dataset(settings)`` loads exactly the world that
 
 from __future__ import annotations
 
+import configparser
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -43,6 +55,56 @@ QUICK_VARIABLE = "CAPTION_QUICK"
 """Set to ``1`` by the tests (``conftest.py``): shorter demonstrations, see :func:`quick_demo`."""
 
 
+VARIABLES = {"dataset": "CAPTION_DATASET", "data_dir": "CAPTION_DATA_DIR",
+             "run_dir": "CAPTION_RUN_DIR", "encoder": "CAPTION_ENCODER",
+             "encoder_weights": "CAPTION_ENCODER_WEIGHTS", "epochs": "CAPTION_EPOCHS",
+             "seed": "CAPTION_SEED", "shapes_images": "CAPTION_SHAPES_IMAGES"}
+"""Each setting and the environment variable that sets it for a whole run."""
+
+SETTINGS_FILE_VARIABLE = "CAPTION_SETTINGS_FILE"
+SETTINGS_FILE_NAME = "my-settings.ini"
+SETTINGS_SECTION = "settings"
+
+
+def settings_file() -> Path | None:
+    """The learner's settings file: ``<repo>/my-settings.ini``, or ``CAPTION_SETTINGS_FILE``.
+
+    ``CAPTION_SETTINGS_FILE=none`` (as ``make test`` and ``make tutorial`` set it)
+    means no file at all.
+    """
+    raw = os.environ.get(SETTINGS_FILE_VARIABLE)
+    if raw is None:
+        return repo_root() / SETTINGS_FILE_NAME
+    if raw.strip().lower() in ("", "none", "off"):
+        return None
+    return Path(raw).expanduser()
+
+
+def read_settings_file(path: Path | None = None) -> dict[str, str]:
+    """The settings the learner's file holds (none when there is no file).
+
+    A file that cannot be read, or names a setting that does not exist, stops
+    with its path and what to do: a typo there must not silently be ignored.
+    """
+    path = settings_file() if path is None else path
+    if path is None or not path.is_file():
+        return {}
+    parser = configparser.ConfigParser()
+    fix = "fix it, or start again with `python -m helpers.config --reset`"
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as err:
+        raise ValueError(f"{path} is not a settings file ({err}); {fix}") from None
+    if not parser.has_section(SETTINGS_SECTION):
+        raise ValueError(f"{path} has no [{SETTINGS_SECTION}] section; {fix}")
+    values = {k: v.strip() for k, v in parser[SETTINGS_SECTION].items() if v.strip()}
+    unknown = sorted(set(values) - set(VARIABLES))
+    if unknown:
+        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}; the settings are "
+                         f"{', '.join(VARIABLES)}; {fix}")
+    return values
+
+
 class _Invalid:
     """A setting whose variable is malformed: the error is raised when the setting is read."""
 
@@ -53,22 +115,35 @@ class _Invalid:
         return f"<invalid: {self.error}>"
 
 
-def _whole_number(name: str, raw: str, least: int = 1) -> int:
+def _whole_number(name: str, raw: str, least: int = 1, origin: str = "") -> int:
+    where = f" (from the {origin})" if origin else ""
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a whole number; set it like {name}=20") from None
+        raise ValueError(f"{name}={raw!r}{where} is not a whole number; set it like {name}=20"
+                         ) from None
     if value < least:
-        raise ValueError(f"{name}={raw!r} must be at least {least}")
+        raise ValueError(f"{name}={raw!r}{where} must be at least {least}")
     return value
 
 
-def _given_or_env(overrides: dict, key: str, variable: str, default: object) -> str:
-    """A keyword argument if given (``0`` counts), else the environment, else the default."""
-    value = overrides.get(key)
-    if value is None or value == "":
-        value = os.environ.get(variable) or default
-    return str(value)
+class _Sources:
+    """Where each setting comes from, strongest first (see the module docstring)."""
+
+    def __init__(self, overrides: dict, parameters: dict, file: dict):
+        self.layers = [("argument", overrides), ("environment", None),
+                       ("Parameters cell", parameters), ("settings file", file)]
+        self.origin: dict[str, str] = {}
+
+    def get(self, key: str, default: object) -> str:
+        """The first value given for ``key`` (``0`` counts), else ``default``."""
+        for name, values in self.layers:
+            value = os.environ.get(VARIABLES[key]) if values is None else values.get(key)
+            if value is not None and value != "":
+                self.origin[key] = name if values is not None else VARIABLES[key]
+                return str(value)
+        self.origin[key] = "default"
+        return str(default)
 
 
 def _checked(read, *args):
@@ -156,7 +231,7 @@ class Settings:
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Read the settings from the environment; keyword arguments win over both.
+    """Read the settings; keyword arguments win over the environment, which wins over the rest.
 
     The dataset is checked at once; every other setting when it is read, so
     ``load_dataset`` works whatever ``CAPTION_EPOCHS`` says.
@@ -164,21 +239,43 @@ def get_settings(**overrides: object) -> Settings:
     >>> get_settings(dataset="shapes").encoder
     'shapes-vgg'
     """
-    unknown = set(overrides) - {f.name for f in fields(Settings)}
+    return _resolve(_Sources(overrides, {}, read_settings_file()))
+
+
+def notebook_settings(**parameters: object) -> Settings:
+    """The settings for a notebook's Parameters cell: the environment, then ``parameters``
+    (the cell's values; ``None`` means not set), then the settings file, then the defaults.
+
+    Every notebook's Parameters cell calls it, so ``make test``'s environment
+    always wins, and a learner's settings file applies to every notebook.
+    """
+    return _resolve(_Sources({}, parameters, read_settings_file()))
+
+
+def setting_origins(**parameters: object) -> dict[str, str]:
+    """Where each setting of :func:`notebook_settings` comes from (``python -m helpers.config``)."""
+    sources = _Sources({}, parameters, read_settings_file())
+    _resolve(sources)
+    return sources.origin
+
+
+def _resolve(sources: _Sources) -> Settings:
+    given = {k for _, layer in sources.layers if layer for k in layer}
+    unknown = given - {f.name for f in fields(Settings)}
     if unknown:
-        raise TypeError(f"get_settings() got unknown settings: {', '.join(sorted(unknown))}")
-    dataset = _given_or_env(overrides, "dataset", "CAPTION_DATASET", "flickr8k").lower()
+        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+    dataset = sources.get("dataset", "flickr8k").lower()
     if dataset not in DATASETS:
         raise ValueError(
-            f"Unknown dataset {dataset!r} (from CAPTION_DATASET or the dataset argument); "
+            f"Unknown dataset {dataset!r} (from the {sources.origin['dataset']}); "
             f"choose one of {', '.join(DATASETS)}."
         )
     root = repo_root()
-    data_dir = Path(_given_or_env(overrides, "data_dir", "CAPTION_DATA_DIR", root / "data"))
-    encoder = _checked(lambda name: encoder_spec(name.lower()).name, _given_or_env(
-        overrides, "encoder", "CAPTION_ENCODER", "shapes-vgg" if dataset == "shapes" else "vgg16"))
-    weights = _given_or_env(overrides, "encoder_weights", "CAPTION_ENCODER_WEIGHTS", "imagenet")
-    chosen_run = _given_or_env(overrides, "run_dir", "CAPTION_RUN_DIR", "")
+    data_dir = Path(sources.get("data_dir", root / "data"))
+    encoder = _checked(lambda name: encoder_spec(name.lower()).name, sources.get(
+        "encoder", "shapes-vgg" if dataset == "shapes" else "vgg16"))
+    weights = sources.get("encoder_weights", "imagenet")
+    chosen_run = sources.get("run_dir", "")
     if chosen_run:
         run_dir = Path(chosen_run).expanduser().resolve()
     elif isinstance(encoder, _Invalid):
@@ -187,8 +284,11 @@ def get_settings(**overrides: object) -> Settings:
         run_dir = (root / "runs" / dataset / run_name(encoder, weights)).resolve()
 
     def number(key: str, variable: str, default: int, least: int = 1):
-        return _checked(_whole_number, variable,
-                        _given_or_env(overrides, key, variable, default), least)
+        raw = sources.get(key, default)
+        origin = sources.origin[key]
+        if origin in (variable, "default"):
+            return _checked(_whole_number, variable, raw, least)
+        return _checked(_whole_number, key, raw, least, origin)
 
     return Settings(
         dataset=dataset,
