@@ -31,6 +31,25 @@ def test_every_requirement_is_pinned_within_its_range():
             f"constraints.txt pins {pins[name]}, outside requirements.txt's {requirement}")
 
 
+def test_floors_txt_pins_each_floor_of_pyproject():
+    """`make test-floors` installs floors.txt: the lowest release each floor allows."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    floors = {canonicalize_name(r.name): r for r in map(Requirement, project["dependencies"])}
+    pins = _requirements(ROOT / "floors.txt")
+    assert set(pins) == set(floors), "floors.txt pins exactly the dependencies of pyproject.toml"
+    for name, requirement in floors.items():
+        (pin,) = pins[name].specifier
+        (floor,) = [s for s in requirement.specifier if s.operator == ">="]
+        assert pin.operator == "==" and requirement.specifier.contains(pin.version), (
+            f"floors.txt: {pins[name]} is outside pyproject's {requirement}")
+        # the lowest release of the floor's own series: 2.16 -> 2.16.x, 1.26 -> 1.26.x
+        series = floor.version.split(".")
+        assert pin.version.split(".")[:len(series)] == series, (
+            f"floors.txt: {pins[name]} is not the floor {floor} of pyproject.toml")
+
+
 def test_ruff_is_pinned_so_a_new_release_cannot_break_a_fresh_clone():
     (spec,) = _requirements(ROOT / "requirements.txt")["ruff"].specifier
     assert spec.operator == "=="
