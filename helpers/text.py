@@ -136,5 +136,5 @@ class Vocabulary:
                                   "delete it and run notebook 03 again") from None
 
     def __repr__(self) -> str:
-        return (f"Vocabulary({len(self)} words, min_count={self.min_count}, "
+        return (f"Vocabulary({len(self)} tokens, min_count={self.min_count}, "
                 f"max_length={self.max_length})")
