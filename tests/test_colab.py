@@ -253,7 +253,7 @@ def test_alone_on_a_fresh_colab(notebook, runtime, mirror):
     assert not printed, f"the Setup cell should clone and install nothing here:\n{printed}"
     assert (runtime.content / CLONE).is_symlink(), "the Setup cell cloned or replaced the repo"
     if notebook.startswith("00") or "gpu_line()" in "".join(c.source for c in nb.cells):
-        assert f"GPU: none. To get one: {GPU_ADVICE}" in text  # on Colab without a GPU
+        assert f"GPU: none. {GPU_ADVICE}" in text  # on Colab without a GPU
     if notebook.startswith("00"):
         assert not runtime.data_dir.exists() or not any(runtime.data_dir.iterdir())
         return
