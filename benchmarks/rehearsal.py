@@ -15,7 +15,7 @@ in the official layout, then executes notebooks 01-06 on it, in order, each in
 its own process, with ``CAPTION_DATASET=flickr8k`` and
 ``CAPTION_ENCODER_WEIGHTS=none`` (the same VGG16, randomly initialised: no
 download). It records each notebook's wall time and peak memory (resident set
-of the process tree) and prints a table for the README's instructor section.
+of the process tree) and prints a table for docs/maintainers.md's rehearsal record.
 
 Run it with ``python -m benchmarks.rehearsal`` (about an hour on 2 CPU cores;
 ``--epochs`` shortens the training). It is a measurement, not a test. Where the
@@ -132,7 +132,7 @@ def run(folder: Path, epochs: int, notebooks: list[Path]) -> list[dict]:
 
 
 def report(rows: list[dict], epochs: int) -> list[str]:
-    """A Markdown table for the README."""
+    """A Markdown table for docs/maintainers.md."""
     lines = [f"Flickr8k-scale rehearsal, {platform.machine()}, {os.cpu_count()} CPUs, "
              f"random-init VGG16, {epochs} epochs:", "",
              "| notebook | wall time | peak memory | result |", "| --- | --- | --- | --- |"]
