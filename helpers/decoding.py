@@ -23,6 +23,7 @@ vector, and every caption comes back with the attention map of each word.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import keras
@@ -175,10 +176,24 @@ class AttentionStepDecoder(StepDecoder):
         return self._next_word(tf.concat([h, context], axis=-1)), h, c, alpha
 
 
+_DECODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""The decoder of each model still in use: its TensorFlow graphs are traced once, not per call."""
+
+
 def decoder_for(model: keras.Model, vocab: Vocabulary) -> StepDecoder:
-    """The step-by-step decoder of a merge or an attention model."""
-    kind = AttentionStepDecoder if is_attention_model(model) else StepDecoder
-    return kind(model, vocab)
+    """The step-by-step decoder of a merge or an attention model, built once per model.
+
+    A decoder's steps are TensorFlow functions, traced on first use; keeping one
+    decoder per model (and vocabulary) means a second decoding of the same model,
+    as notebook 06 times it, runs the graphs already built instead of tracing
+    them again. The decoder reads the model's own weights, so a model trained
+    further is decoded with its new weights.
+    """
+    decoder = _DECODERS.get(model)
+    if decoder is None or decoder.vocab.words != vocab.words:
+        kind = AttentionStepDecoder if is_attention_model(model) else StepDecoder
+        decoder = _DECODERS[model] = kind(model, vocab)
+    return decoder
 
 
 def _finish(vocab: Vocabulary, rows: np.ndarray, scores: np.ndarray,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
+import weakref
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from helpers.classic import classic_greedy_decode, next_word_model
-from helpers.decoding import beam_search, caption_images, greedy_decode
+from helpers.decoding import beam_search, caption_images, decoder_for, greedy_decode
 from helpers.models import (
     build_attention_model,
     build_caption_model,
@@ -144,3 +146,20 @@ def test_decoding_rejects_a_vocabulary_of_another_model():
         greedy_decode(model, features, other)
     with pytest.raises(ValueError, match="unknown decoding method"):
         caption_images(model, features, tiny()[1], "sampling")
+
+
+def test_a_model_keeps_its_decoder_so_decoding_it_again_traces_nothing():
+    model, vocab, features = tiny()
+    first = decoder_for(model, vocab)
+    assert decoder_for(model, vocab) is first  # notebook 06 times a second decoding
+    captions = greedy_decode(model, features, vocab).captions
+    traced = first.greedy_step.experimental_get_tracing_count()
+    assert greedy_decode(model, features, vocab).captions == captions
+    assert first.greedy_step.experimental_get_tracing_count() == traced
+    assert beam_search(model, features, vocab, beam_size=1).captions == captions
+    other_words = Vocabulary([f"v{i}" for i in range(6)], max_length=7)
+    assert decoder_for(model, other_words) is not first  # another vocabulary, another decoder
+    kept = weakref.ref(model)
+    del model, first
+    gc.collect()
+    assert kept() is None, "the cache must not keep a model alive"
