@@ -22,6 +22,7 @@ import importlib.metadata
 import os
 import shutil
 import sys
+import textwrap
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -58,12 +59,21 @@ class Check:
     fix: str = ""
     required: bool = True
 
-    def line(self) -> str:
-        """``OK    name: found`` or ``FAIL  name: found -> fix``."""
+    def line(self, width: int = 100) -> str:
+        """``OK    name: found``, or ``FAIL  name: found`` and ``-> fix`` below it.
+
+        Wrapped to ``width`` characters (a notebook shows about 100), the
+        continuation lines indented under the name.
+        """
         status = "OK  " if self.ok else "FAIL"
-        note = "" if self.ok or not self.fix else f" -> {self.fix}"
         optional = "" if self.required or self.ok else " (optional)"
-        return f"{status}  {self.name}{optional}: {self.found}{note}"
+        parts = f"{status}  {self.name}{optional}: {self.found}".split("\n")
+        lines = [textwrap.fill(parts[0], width, subsequent_indent=" " * 6)]
+        lines += [textwrap.fill(p, width, subsequent_indent=" " * 6) for p in parts[1:]]
+        if not self.ok and self.fix:
+            lines.append(textwrap.fill(f"-> {self.fix}", width, initial_indent=" " * 6,
+                                       subsequent_indent=" " * 9))
+        return "\n".join(lines)
 
 
 def _tested_versions(root: Path) -> dict[str, str]:
@@ -227,7 +237,7 @@ def check_downloads(timeout: float, imagenet_url: str = IMAGENET_URL,
                    "downloadable (about 1 GB, once)" if why is None
                    else f"not reachable ({why}): offline?",
                    "download them elsewhere and unpack into data/flickr8k (notebook 01 says "
-                   "how), or use CAPTION_DATASET=shapes", required=False)
+                   "how), or use the shapes world", required=False)
     return [imagenet, flickr]
 
 

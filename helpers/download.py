@@ -21,6 +21,7 @@ from pathlib import Path
 
 from helpers.dataset import DatasetError
 from helpers.layouts import FLICKR8K_IMAGE_DIRS, detect_layout, find_in, list_images
+from helpers.settings import SHAPES_INSTEAD
 
 # The official release of the series' data: two zips of the public
 # jbrownlee/Datasets GitHub repository (release tag "Flickr8k").
@@ -164,7 +165,7 @@ def _fetch(zip_name: str, base_url: str, downloads: Path, force: bool) -> Path:
             f"Could not download {base_url}/{zip_name}: {err}\n"
             "Check the internet connection and run the same command again: finished "
             f"files are kept. Without internet, copy the two zips into {downloads} (or "
-            f"the extracted files into {downloads.parent}), or use CAPTION_DATASET=shapes."
+            f"the extracted files into {downloads.parent}), or use {SHAPES_INSTEAD}."
         ) from err
 
 

@@ -35,6 +35,7 @@ from helpers.dataset import (
     original_split,
     random_split,
 )
+from helpers.settings import SHAPES_INSTEAD
 
 FLICKR8K_IMAGE_DIRS = ("Flicker8k_Dataset", "Flickr8k_Dataset")
 
@@ -310,7 +311,7 @@ def how_to_get(name: str, root: Path) -> str:
         return (
             f"No {name} dataset found in {root}. Put the Karpathy split file "
             f"dataset_{name}.json there with the images (see data/README.md), "
-            "or work offline on the shapes world: CAPTION_DATASET=shapes."
+            f"or work on {SHAPES_INSTEAD}."
         )
     return (
         f"No Flickr8k dataset found in {root}.\n"
@@ -319,7 +320,7 @@ def how_to_get(name: str, root: Path) -> str:
         f"     or from a shell: python -m helpers.data download {root}\n"
         "  2. From Kaggle ('adityajn105/flickr8k'): unzip it there, giving Images/ "
         "and captions.txt.\n"
-        "  3. Work offline on the synthetic shapes world: CAPTION_DATASET=shapes.\n"
+        f"  3. Work on {SHAPES_INSTEAD}.\n"
         "Expected Flicker8k_Dataset/ and Flickr8k.token.txt (official layout) "
         "or Images/ and captions.txt (Kaggle layout)."
     )
