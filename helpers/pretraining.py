@@ -110,9 +110,9 @@ def _recorder(measure, history: list[dict], total: int, print_progress, commit=N
             right = {k: round(float(v), 4) for k, v in measure(self.model).items()}
             row = {"epoch": epoch + 1, **({"loss": round(float(logs[loss]), 4)} if loss else {})}
             history[:] = [r for r in history if r["epoch"] <= epoch] + [{**row, **right}]
-            said = f"loss {row['loss']:.3f}  held-out, exactly right" if loss else "held-out, right"
-            print_progress(f"  epoch {epoch + 1}/{total}  {said}: "
-                + "  ".join(f"{k} {v:.0%}" for k, v in right.items()), flush=True)
+            said = f"loss {row['loss']:.3f}, right" if loss else "right"
+            print_progress(f"  epoch {epoch + 1}/{total}, {said}: "  # fits in 100 characters
+                           + " ".join(f"{k} {v:.0%}" for k, v in right.items()), flush=True)
             if commit:
                 commit(time.perf_counter() - self.tick)
             if stop_after is not None and epoch + 1 >= stop_after < total:
@@ -202,7 +202,8 @@ def pretrain(data_dir: str | Path, encoder: str = NAME, progress: bool = True,
 
     tick = time.perf_counter()
     print_progress(f"Stage b, whole scenes: drawing {recipe.train_images:,} + "
-                   f"{recipe.test_images:,} labelled pretraining scenes (seed {recipe.seed})...",
+                   f"{recipe.test_images:,} labelled pretraining scenes (seed {recipe.seed})...\n"
+                   "Each epoch prints the share of held-out scenes it gets exactly right.",
                    flush=True)
     train_x, train_y = make_pretraining_set(recipe.train_images, recipe.seed)
     test_x, test_y = make_pretraining_set(recipe.test_images, recipe.seed + 1)
