@@ -55,6 +55,9 @@ def test_formatting_cleans_up_and_a_second_run_changes_nothing(copy):
     tidy = json.loads(path.read_text())
     assert tidy["metadata"] == fmt.metadata("06_evaluation.ipynb")
     assert tidy["metadata"]["accelerator"] == "GPU"
+    # a GPU only where a network runs: 03 counts words, 01 loads files
+    assert "accelerator" not in fmt.metadata("03_vocabulary.ipynb")
+    assert "accelerator" not in fmt.metadata("01_data_loading.ipynb")
     cells = {c["id"]: c for c in tidy["cells"]}
     assert cells[plain["id"]]["outputs"] == [] and cells[plain["id"]]["execution_count"] is None
     assert cells[plain["id"]]["metadata"] == {"tags": ["x"]}

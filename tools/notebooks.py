@@ -9,7 +9,7 @@ For every ``notebooks/NN_*.ipynb`` this writes, from ``helpers.runtime.REPO_URL`
   repository at ``REPO_REF`` (and stops with what to do when that fails) and
   ``%pip install``s only what Colab lacks (never TensorFlow);
 * the notebook metadata: Python 3 kernel, and a GPU runtime on Colab for the
-  notebooks that run networks (02 on);
+  notebooks that run networks (:data:`USES_A_GPU`);
 
 * the last code cell before the Summary, which prints how long the notebook
   took (``STARTED``, set by the Setup cell, to ``helpers.runtime.took``);
@@ -129,14 +129,20 @@ except ModuleNotFoundError:  # a local clone without `pip install -e .`
     return text
 
 
+USES_A_GPU = ("02", "04", "05", "06", "07", "08")
+"""The notebooks that run networks, or may rebuild what earlier ones made (features, a
+model) on a fresh Colab runtime. 00, 01 and 03 do not: asking Colab for a GPU there
+would spend a student's quota for nothing."""
+
+
 def metadata(notebook: str) -> dict:
-    """Notebook metadata: the Python 3 kernel, and a GPU on Colab from notebook 02 on."""
+    """Notebook metadata: the Python 3 kernel, and a GPU on Colab where one is used."""
     colab: dict = {"provenance": []}
     meta: dict = {"colab": colab,
                   "kernelspec": {"display_name": "Python 3", "language": "python",
                                  "name": "python3"},
                   "language_info": {"name": "python"}}
-    if int(notebook[:2]) >= 2:
+    if notebook[:2] in USES_A_GPU:
         colab["gpuType"] = "T4"
         meta["accelerator"] = "GPU"
     return meta
