@@ -230,3 +230,36 @@ def attention_on_named(words: list[str], weights: np.ndarray, scene: Scene) -> l
         rows.append({"word": word, "kind": "shape" if shape else "colour",
                      "on_object": float(weight @ cover), "uniform": float(cover.mean())})
     return rows
+
+
+
+def what_colour_words_look_at(words: list[str], weights: np.ndarray, scene: Scene) -> list[dict]:
+    """For each colour word of a caption: which object its attention map favours (notebook 08).
+
+    ``weights[j]`` is the attention map with which word ``j`` was chosen. Each
+    object gets the weight on its pixels divided by the share of the picture it
+    covers: how many times a uniform map's share it got, the measure of
+    :func:`attention_on_named`. The favoured object is the one with the most.
+    Each row: ``index`` and ``word`` (the colour word); ``thing`` (the favoured
+    :class:`~helpers.shapes.Thing`, or ``None`` when no object gets more than
+    its uniform share); ``times`` (its ratio); ``times_said`` (the largest
+    ratio among the objects of the word's colour, 0 when the picture has none).
+    A ``thing`` whose colour is not ``word`` is a colour said while looking at
+    an object of another colour.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    side = int(round(np.sqrt(weights.shape[1])))
+    if side * side != weights.shape[1]:
+        raise ValueError(f"attention maps of {weights.shape[1]} positions are not a square grid")
+    covers = [_on_grid(object_mask(t), side).reshape(-1) for t in scene.things]
+    rows = []
+    for index, (word, weight) in enumerate(zip(words, weights)):
+        if word not in COLOURS:
+            continue
+        times = [float(weight @ cover / cover.mean()) for cover in covers]
+        best = int(np.argmax(times))
+        said = [r for r, t in zip(times, scene.things) if t.colour == word]
+        rows.append({"index": index, "word": word,
+                     "thing": scene.things[best] if times[best] > 1 + 1e-6 else None,
+                     "times": times[best], "times_said": max(said, default=0.0)})
+    return rows

@@ -22,7 +22,11 @@ from helpers.models import (
 from helpers.plots import plot_attention, upsample_attention
 from helpers.runs import load_trained, read_history, save_trained
 from helpers.shapes import IMAGE_SIZE, Scene, Thing
-from helpers.shapes_truth import attention_on_named, object_mask
+from helpers.shapes_truth import (
+    attention_on_named,
+    object_mask,
+    what_colour_words_look_at,
+)
 from helpers.text import END, START, Vocabulary
 from helpers.training import CaptionData, fit
 
@@ -179,15 +183,60 @@ def test_attention_on_the_named_object():
         attention_on_named(["red"], np.ones((1, 15)) / 15, scene)
 
 
-def test_attention_figure(tmp_path):
-    words = ["a", "red", "circle", "<end>"]
+def test_what_a_colour_word_looks_at():
+    yellow = Thing("diamond", "yellow", "small", 40, 40)
+    orange = Thing("circle", "orange", "large", 40, 180)
+    scene = Scene("black", (yellow, orange), "column")
+    side = 14
+    on_yellow, even = np.zeros(side * side), np.full(side * side, 1 / side**2)
+    on_yellow[(40 // 16) * side + 40 // 16] = 1.0  # the cell under the diamond's centre
+    rows = what_colour_words_look_at(["an", "orange", "diamond", "yellow", "red"],
+                                     np.stack([on_yellow, on_yellow, on_yellow,
+                                               on_yellow, even]), scene)
+    assert [(r["index"], r["word"]) for r in rows] == [(1, "orange"), (3, "yellow"), (4, "red")]
+    orange_row, yellow_row, red_row = rows
+    cover = object_mask(yellow).mean()
+    assert orange_row["thing"] == yellow and orange_row["times"] > 0.9 / cover
+    assert orange_row["times_said"] == 0.0  # no weight on the orange circle
+    assert yellow_row["thing"] == yellow and yellow_row["times_said"] == yellow_row["times"]
+    assert red_row["thing"] is None and red_row["times_said"] == 0.0  # a uniform map, no red
+    with pytest.raises(ValueError, match="square grid"):
+        what_colour_words_look_at(["red"], np.ones((1, 15)) / 15, scene)
+
+
+def _inside(inner, outer, slack=1.0):
+    return (inner.x0 >= outer.x0 - slack and inner.x1 <= outer.x1 + slack
+            and inner.y0 >= outer.y0 - slack and inner.y1 <= outer.y1 + slack)
+
+
+def test_attention_figure_has_a_colour_scale_and_titles_that_fit(tmp_path):
+    words = ["a", "red", "circle", "and", "another", "extraordinarily", "<end>"]
     maps = np.random.default_rng(0).dirichlet(np.ones(16), size=len(words))
-    picture = np.zeros((64, 64, 3), np.uint8)
-    fig = plot_attention(picture, words, maps, ncols=3, run_dir=tmp_path, name="maps")
+    picture = np.full((64, 64, 3), 200, np.uint8)
+    caption = " ".join(["a long caption that goes on"] * 6)
+    fig = plot_attention(picture, words, maps, ncols=3, title=caption, mark=1,
+                         run_dir=tmp_path, name="maps")
     panels = [ax for ax in fig.axes if ax.images]
-    assert [ax.get_title() for ax in panels] == words
-    lit = panels[1].images[0].get_array()
-    assert lit.shape == (64, 64, 3) and lit.max() <= 1.0  # the picture, lit by its map
+    assert panels[0].get_title() == "the picture"
+    titles = [ax.get_title() for ax in panels[1:]]
+    assert titles[:5] == words[:5] and len(titles) == len(words)
+    assert panels[2].title.get_color() == "tab:red"  # the marked word, "red"
+    bars = [ax for ax in fig.axes if "attention" in ax.get_ylabel()]
+    assert len(bars) == 1, "one colour bar says what the colours mean"
+    assert "share" in bars[0].get_ylabel()
+    low, high = bars[0].get_ylim()
+    assert low == 0 and high == pytest.approx(maps.max(), rel=1e-5)
+    shown = panels[1].images[-1].get_array()
+    assert shown.shape == (64, 64, 4)  # the map as colours, over the picture in grey
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    whole = fig.bbox
+    texts = [ax.title for ax in panels] + [fig._suptitle, bars[0].yaxis.label]
+    for text in texts:
+        assert _inside(text.get_window_extent(renderer), whole), f"{text.get_text()!r} clipped"
+    for ax in panels:  # a word's title stays above its own panel
+        box, title = ax.get_window_extent(renderer), ax.title.get_window_extent(renderer)
+        assert box.x0 - 2 <= title.x0 and title.x1 <= box.x1 + 2, ax.get_title()
     assert (tmp_path / "figures" / "maps.png").stat().st_size > 0
     big = upsample_attention(maps[1], 64)
     assert big.shape == (64, 64) and big.max() == pytest.approx(1.0)
@@ -257,3 +306,4 @@ def test_maps_fit_pictures_of_any_shape():
     assert wide.shape == (30, 50)
     fig = plot_attention(np.zeros((30, 50, 3), np.uint8), ["a"], weights[None])
     assert fig.axes[0].images[0].get_array().shape == (30, 50, 3)
+    assert fig.axes[1].images[-1].get_array().shape == (30, 50, 4)
