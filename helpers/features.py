@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.costs import cost_note
 from helpers.encoders import EncoderChoice
 from helpers.feature_cache import FeatureCache, FeatureCacheError, write_json
 from helpers.images import IMAGE_SIZE, image_batches
@@ -247,6 +248,9 @@ def extract_features(
     # Only the unfinished batches go through the pipeline, in their original groups.
     order = [i for b in todo for i in range(b * batch_size, min((b + 1) * batch_size, len(names)))]
     paths = [str(dataset.image_path(names[i])) for i in order]
+    note = cost_note(f"{layer_names.family} features", len(order)) if progress else None
+    if note:  # a long extraction says so before it starts, with the way out
+        print(note, flush=True)
     bar = tqdm(total=len(names), initial=len(names) - len(order), unit="img",
                desc=f"{wanted['encoder']} features", disable=not progress, file=sys.stdout,
                mininterval=2)

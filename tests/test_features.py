@@ -245,3 +245,29 @@ def test_a_random_vgg16_is_seeded_without_touching_the_learners_random_state():
 
     np.testing.assert_array_equal(fc2_kernel(3), kernel)
     assert not np.array_equal(fc2_kernel(4), kernel)
+
+
+def test_a_long_extraction_says_its_cost_first_and_a_short_one_says_nothing():
+    from helpers.costs import LONG_STEP_SECONDS, cost_note, estimate_seconds
+
+    flickr8k_on_a_cpu = cost_note("vgg16 features", 8091, on="cpu")
+    assert flickr8k_on_a_cpu is not None
+    assert "about 45.0 min on this machine's CPU (estimate" in flickr8k_on_a_cpu
+    assert "With a GPU" in flickr8k_on_a_cpu and "resumes" in flickr8k_on_a_cpu
+    assert 'DATASET = "shapes"' in flickr8k_on_a_cpu  # the way out, as a notebook user takes it
+    assert cost_note("vgg16 features", 8091, on="gpu") is None  # about a minute
+    assert cost_note("shapes-vgg features", 1000, on="cpu") is None
+    assert estimate_seconds("vgg16 features", 1000, on="cpu") < LONG_STEP_SECONDS
+    assert estimate_seconds("no such step", 10, on="cpu") is None
+
+
+def test_extraction_prints_the_note_before_the_bar(tmp_path, monkeypatch, capsys):
+    from helpers import features
+    from helpers.shapes import make_shapes_world
+
+    dataset = load_dataset("shapes", root=make_shapes_world(tmp_path / "world", n_images=10))
+    monkeypatch.setattr(features, "cost_note", lambda step, n: f"NOTE {step} {n}")
+    features.extract_features(dataset, tmp_path / "run", choose_encoder("vgg16", "none"),
+                              batch_size=2, progress=True, stop_after_batches=1)
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"NOTE vgg16 features {len(dataset.captions)}\n")  # then the bar
