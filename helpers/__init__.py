@@ -40,6 +40,7 @@ Text and models
 Scores and pictures
   * :mod:`helpers.metrics`   - BLEU and the COCO caption metrics, ``metrics.json`` (notebook 06)
   * :mod:`helpers.plots`     - figures for any stage (notebooks 01-08)
+  * :mod:`helpers.attention_plots` - attention maps on the picture, word by word (nb 08)
 
 On top
   * :mod:`helpers.pipeline`  - what a notebook needs from the ones before it, rebuilt if missing

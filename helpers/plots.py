@@ -166,7 +166,7 @@ def save_figure(fig: Figure, run_dir: str | Path, name: str) -> Path:
     return path
 
 
-def _picture(image) -> np.ndarray:
+def picture_array(image) -> np.ndarray:
     """A path or an array as an RGB array for ``imshow``."""
     if isinstance(image, str | Path):
         return read_rgb(image)
@@ -204,7 +204,7 @@ def plot_captions(
     for ax in axes.flat:
         ax.axis("off")
     for i, (ax, image) in enumerate(zip(axes.flat, images)):
-        ax.imshow(_picture(image))
+        ax.imshow(picture_array(image))
         lines = [_wrapped(method, text, width) for method, text in captions[i].items()]
         ax.set_title("\n".join(([names[i]] if names else []) + lines), fontsize=9, loc="left")
         if references is not None:
@@ -233,7 +233,7 @@ def plot_best_and_worst(
     picked = [("best", i) for i in order[::-1][:n]] + [("worst", i) for i in order[:n]]
     fig, axes = plt.subplots(2, n, figsize=(4.4 * n, 11), dpi=80, squeeze=False)
     for ax, (kind, i) in zip(axes.flat, picked):
-        ax.imshow(_picture(images[i]))
+        ax.imshow(picture_array(images[i]))
         ax.axis("off")
         ax.set_title(f"{kind}: {score_name} {scores[i]:.2f}\n"
                      + _wrapped("generated", captions[i], width), fontsize=9, loc="left")
@@ -331,82 +331,4 @@ def plot_truth_confusion(confusion: Mapping[str, Mapping], run_dir: str | Path |
     fig.tight_layout()
     if run_dir is not None:
         save_figure(fig, run_dir, "truth_confusion")
-    return fig
-
-
-# --------------------------------------------------------------------------
-# Where the attention model looks (notebook 08)
-# --------------------------------------------------------------------------
-
-
-def upsample_attention(weights: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-    """One attention map (``L`` = side x side weights, row by row) as an image of ``size``
-    (``height, width``, or one number for a square).
-
-    Each grid cell covers a ``1 / side`` of the picture's height and width; the
-    map is smoothed (bilinear) so it reads as a heat map, and scaled to 0..1.
-    """
-    height, width = (size, size) if isinstance(size, int) else size
-    weights = np.asarray(weights, dtype=np.float32)
-    side = int(round(np.sqrt(weights.size)))
-    if side * side != weights.size:
-        raise ValueError(f"an attention map of {weights.size} weights is not a square grid")
-    grid = weights.reshape(side, side)
-    peak = grid.max()
-    picture = Image.fromarray(grid / peak if peak > 0 else grid, mode="F")
-    return np.asarray(picture.resize((width, height), Image.Resampling.BILINEAR))
-
-
-def plot_attention(image, words: Sequence[str], weights: np.ndarray, ncols: int = 5,
-                   title: str = "", mark: int | None = None,
-                   run_dir: str | Path | None = None, name: str = "attention") -> Figure:
-    """The picture, then once per word with the attention map it was chosen with (notebook 08).
-
-    ``weights[j]`` is the attention map of ``words[j]`` (from
-    :func:`helpers.decoding.greedy_decode` on an attention model). The first
-    panel is the picture as it is; in each word's panel the picture is in grey
-    (so the map's colours do not mix with the objects') under its map,
-    upsampled to the picture's size. One colour bar serves every panel: the
-    share of the word's attention that one grid position got, from 0 to the
-    largest of the caption, with a mark at a uniform map's share (1 / positions).
-    ``mark`` frames one word's panel in red. Saved to
-    ``<run_dir>/figures/<name>.png`` when given ``run_dir``.
-    """
-    weights = np.asarray(weights, dtype=np.float32)
-    if len(words) != len(weights):
-        raise ValueError(f"{len(words)} words for {len(weights)} attention maps: give one each")
-    picture = _picture(image)
-    grey = picture.astype(np.float32).mean(axis=-1) / 255.0
-    norm = plt.Normalize(0.0, float(weights.max()) or 1.0)
-    cmap = plt.get_cmap("viridis")
-    nrows = -(-(len(words) + 1) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols + 1.2, 2.5 * nrows + 0.6),
-                             dpi=80, squeeze=False, layout="constrained")
-    for ax in axes.flat:
-        ax.axis("off")
-    axes.flat[0].imshow(picture)
-    axes.flat[0].set_title("the picture", fontsize=10)
-    for j, (ax, word, weight) in enumerate(zip(axes.flat[1:], words, weights)):
-        share = upsample_attention(weight, picture.shape[:2]) * weight.max()
-        heat = cmap(norm(share))
-        heat[..., 3] = 0.85 * np.sqrt(norm(share))  # clear where it did not look: the picture shows
-        ax.imshow(grey, cmap="gray", vmin=0, vmax=1)
-        ax.imshow(heat)
-        ax.set_title(textwrap.shorten(word, 14, placeholder="…"), fontsize=10,
-                     color="tab:red" if j == mark else "black",
-                     fontweight="bold" if j == mark else "normal")
-        if j == mark:
-            ax.axis("on")
-            ax.set(xticks=[], yticks=[])
-            for spine in ax.spines.values():
-                spine.set(color="tab:red", linewidth=3)
-    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.8,
-                       aspect=30, format=lambda value, _: f"{value:.0%}")
-    bar.ax.axhline(1 / weights.shape[1], color="white", linewidth=1.5)
-    bar.set_label("share of the word's attention on one grid position\n"
-                  "(white line: a map that looks everywhere alike)", fontsize=9)
-    if title:
-        fig.suptitle(textwrap.fill(title, int(10 * ncols + 5)), fontsize=10)
-    if run_dir is not None:
-        save_figure(fig, run_dir, name)
     return fig

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 
+from helpers.attention_plots import plot_attention, upsample_attention
 from helpers.decoding import beam_search, decoder_for, greedy_decode
 from helpers.feature_cache import CachedRows
 from helpers.models import (
@@ -19,7 +20,6 @@ from helpers.models import (
     coverage_penalty,
     is_attention_model,
 )
-from helpers.plots import plot_attention, upsample_attention
 from helpers.runs import load_trained, read_history, save_trained
 from helpers.shapes import IMAGE_SIZE, Scene, Thing
 from helpers.shapes_truth import (
