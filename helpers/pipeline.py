@@ -2,14 +2,14 @@
 
 Every notebook runs on its own in a fresh kernel (Colab gives each one a fresh
 machine). :func:`prepare` loads the dataset, the feature cache and the
-vocabulary of the run, making what is missing and saying so in ``notes``;
+vocabulary of the run, making what is missing and saying so before it starts (and in ``notes``);
 :func:`load_or_train` returns the run's trained model, training it first when
 there is none. This is orchestration: it sits on top of every stage below.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -42,6 +42,13 @@ class PreparedRun:
     cache: object
     vocab: Vocabulary
     notes: list[str]
+    progress: bool = field(default=True, repr=False)
+
+    def note(self, text: str) -> None:
+        """Record what had to be done, and say it now (with ``progress``), before doing it."""
+        self.notes.append(text)
+        if self.progress:
+            print(text, flush=True)
 
     def split(self, name: str, grid: bool = False) -> CaptionData:
         """The encoded captions and features of one split (``grid``: the conv grid, on disk)."""
@@ -94,26 +101,32 @@ def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
     run folder, so that it captions on its own.
     """
 
-    notes = []
+    notes: list[str] = []
+
+    def note(text: str) -> None:  # said before the work it announces, not after
+        notes.append(text)
+        if progress:
+            print(text, flush=True)
+
     moved = move_old_run(settings)
     if moved:
-        notes.append(moved)
+        note(moved)
     if dataset_missing(settings):  # a fresh machine: Colab gives one to every notebook
-        notes.append(_GETTING.get(settings.dataset, f"No {settings.dataset} in the data folder "
+        note(_GETTING.get(settings.dataset, f"No {settings.dataset} in the data folder "
                                                     "(notebook 01 says how to get it)."))
     dataset = load_dataset(settings, download=True)
     run_dir = Path(settings.run_dir)
     cache = FeatureCache(run_dir / "features")
     spec = encoder_spec(settings.encoder)
     if grid and cache.complete and not (cache.folder / f"{spec.grid}.npy").exists():
-        notes.append("The feature cache has no conv grid: extracting the features again, with "
+        note("The feature cache has no conv grid: extracting the features again, with "
                      "the grid (notebook 02 with GRID = True does this).")
     elif not cache.complete:
-        notes.append("No complete feature cache in the run folder: extracting the features now "
+        note("No complete feature cache in the run folder: extracting the features now "
                      "(notebook 02 does this).")
     if spec.recipe is not None:  # the features are those of its pretrained weights
         if load_card(settings.data_dir, settings.encoder) is None:
-            notes.append(f"No pretrained {settings.encoder} in {settings.data_dir}: "
+            note(f"No pretrained {settings.encoder} in {settings.data_dir}: "
                          "pretraining it first (a few minutes, once; notebook 02 does this).")
         pretrain(settings.data_dir, settings.encoder, progress=progress)  # once made: instant
     # reuses a matching cache at once, rebuilds a stale one, resumes an interrupted one
@@ -124,12 +137,12 @@ def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
     if path.exists():
         vocab = Vocabulary.load(path)
     else:
-        notes.append(f"No {path.name} in the run folder: fitting the vocabulary on the training "
+        note(f"No {path.name} in the run folder: fitting the vocabulary on the training "
                      f"captions with min_count={DEFAULT_MIN_COUNT} (notebook 03 does this).")
         train = [c for n in dataset.splits["train"] for c in dataset.captions[n]]
         vocab = Vocabulary.fit(train, DEFAULT_MIN_COUNT)
         vocab.save(path)
-    return PreparedRun(settings, dataset, cache, vocab, notes)
+    return PreparedRun(settings, dataset, cache, vocab, notes, progress)
 
 
 def load_or_train(prepared: PreparedRun, attention: bool = False,
@@ -138,8 +151,8 @@ def load_or_train(prepared: PreparedRun, attention: bool = False,
 
     ``attention``: the attention model of notebook 08 instead, in
     ``<run>/attention/`` (``prepared`` must hold the grid). Returns the model
-    and its ``model.json`` record; a note is added to ``prepared.notes`` when
-    the model had to be trained here.
+    and its ``model.json`` record; a note is said (and added to
+    ``prepared.notes``) before the model is trained here.
     """
 
     run_dir = model_dir(prepared.settings, attention)
@@ -149,11 +162,11 @@ def load_or_train(prepared: PreparedRun, attention: bool = False,
         same = all(meta.get(key) == wanted[key] for key in ("encoder", "encoder_weights", "seed"))
         if vocab.words == prepared.vocab.words and same:
             return model, meta
-        prepared.notes.append("The saved model was trained with another vocabulary, another "
+        prepared.note("The saved model was trained with another vocabulary, another "
                               "encoder or its weights, or another seed.")
     settings = prepared.settings
     which, where = ("attention model", "notebook 08") if attention else ("model", "notebook 05")
-    prepared.notes.append(f"Training the {which} now ({settings.epochs} epochs; "
+    prepared.note(f"Training the {which} now ({settings.epochs} epochs; "
                           f"{where} does this).")
     if attention:
         model = build_attention_model(len(prepared.vocab), grid_shape=prepared.layers.grid_shape,

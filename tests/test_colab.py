@@ -200,6 +200,7 @@ def runtime(tmp_path, mirror) -> Runtime:
         "IPYTHONDIR": str(tmp_path / "ipython"),
         "CAPTION_DATA_DIR": str(data_dir), "CAPTION_RUN_DIR": str(run_dir),
         "CAPTION_ENCODER_WEIGHTS": "none", "CAPTION_EPOCHS": str(EPOCHS),
+        "CAPTION_SETTINGS_FILE": str(tmp_path / "my-settings.ini"),  # none yet, as on Colab
         "KERAS_HOME": str(tmp_path / "keras"),
         "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
