@@ -33,6 +33,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from helpers.costs import cost_note
 from helpers.encoders import EncoderChoice
 from helpers.models import check_vocabulary, count_parameters, is_attention_model
 from helpers.runs import HISTORY_FILE, read_history, save_trained
@@ -317,6 +318,10 @@ def fit(
                                                   delete_checkpoint=False)]
     # a run that stopped early asks for no more epochs: BackupAndRestore only restores its last
     last = min(epochs, resumed_from) if state["stopped_early"] else epochs
+    step = "attention training" if is_attention_model(model) else "merge training"
+    note = cost_note(step, train.num_words * max(last - resumed_from, 0)) if verbose else None
+    if note:  # a long training says so before it starts, with the way out
+        print(note, flush=True)
     started = time.perf_counter()
     model.fit(train.pipeline(batch_size, shuffle=True, seed=seed + resumed_from), shuffle=False,
               validation_data=val.pipeline(batch_size, shuffle=False),

@@ -244,3 +244,23 @@ def test_an_epoch_logged_but_not_backed_up_is_trained_again_once(world, tmp_path
     resumed = fit(small_model(vocab), vocab, train, val, tmp_path, epochs=2, verbose=0)
     assert resumed.resumed_from == 1 and resumed.epochs_done == 2
     assert [row["epoch"] for row in read_history(tmp_path)] == [1, 2]
+
+
+def test_a_long_training_says_its_cost_before_it_starts(world, monkeypatch, tmp_path):
+    from helpers import training
+    from helpers.costs import cost_note
+
+    # 20 epochs of Flickr8k's 354,336 words on a CPU: well over the 10 minutes
+    note = cost_note("merge training", 20 * 354_336, on="cpu")
+    assert note is not None and "on this machine's CPU (estimate" in note
+    assert cost_note("merge training", 20 * 43_269, on="gpu") is None  # the shapes world
+
+    said = []
+    monkeypatch.setattr(training, "cost_note", lambda step, words: said.append((step, words)))
+    dataset, vocab, cache = world
+    train = CaptionData.from_split(dataset, "train", vocab, cache)
+    val = CaptionData.from_split(dataset, "val", vocab, cache)
+    fit(small_model(vocab), vocab, train, val, tmp_path / "quiet", epochs=2, verbose=0)
+    assert said == []  # nothing is said when nothing is printed
+    fit(small_model(vocab), vocab, train, val, tmp_path / "said", epochs=2, verbose=2)
+    assert said == [("merge training", 2 * train.num_words)]
