@@ -130,9 +130,10 @@ class CaptionDataset:
 
     def __repr__(self) -> str:
         sizes = "/".join(str(len(self.splits[s])) for s in SPLITS)
-        return (
+        return (  # two lines, so a notebook shows it whole
             f"CaptionDataset({self.name!r}, layout={self.layout!r}, images={len(self.captions)}, "
-            f"captions={self.num_captions}, train/val/test={sizes}, root='{self.root}')"
+            f"captions={self.num_captions}, train/val/test={sizes},\n"
+            f"               root='{self.root}')"
         )
 
 

@@ -198,6 +198,10 @@ def number_problems(root: Path = ROOT) -> list[Problem]:
 TERMS: dict[str, str] = {
     # term: a pattern that finds its use in prose (case-insensitive, whole words)
     "the original tutorial": r"the original tutorial",
+    "VGG16": r"VGG16",
+    "ImageNet": r"ImageNet",
+    "encoder": r"encoders?",
+    "decoder": r"decoders?",
     "shapes world": r"shapes world",
     "fc2": r"fc2",
     "grid": r"(?:conv(?:olutional)? )?grid",
@@ -211,6 +215,7 @@ TERMS: dict[str, str] = {
     "merge model": r"merge (?:model|captioner|architecture)",
     "inject model": r"inject (?:model|architecture)",
     "teacher forcing": r"teacher forcing",
+    "loss": r"(?:cross-entropy )?loss",
     "masked loss": r"masked loss",
     "epoch": r"epochs?",
     "validation loss": r"validation loss",
