@@ -211,6 +211,7 @@ TERMS: dict[str, str] = {
     "token": r"tokens?",
     "padding": r"padding|padded",
     "embedding": r"embeddings?",
+    "dropout": r"dropout",
     "LSTM": r"LSTM",
     "merge model": r"merge (?:model|captioner|architecture)",
     "inject model": r"inject (?:model|architecture)",
