@@ -67,7 +67,7 @@ def plot_attention(image, words: Sequence[str], weights: np.ndarray, ncols: int 
     for j, (ax, word, weight) in enumerate(zip(axes.flat[1:], words, weights)):
         share = upsample_attention(weight, picture.shape[:2]) * weight.max()
         heat = cmap(norm(share))
-        heat[..., 3] = 0.85 * np.sqrt(norm(share))  # clear where it did not look: the picture shows
+        heat[..., 3] = 0.6  # the same everywhere: a colour means one share, and the objects show
         ax.imshow(grey, cmap="gray", vmin=0, vmax=1)
         ax.imshow(heat)
         ax.set_title(textwrap.shorten(word, 14, placeholder="…"), fontsize=10,
@@ -80,9 +80,8 @@ def plot_attention(image, words: Sequence[str], weights: np.ndarray, ncols: int 
                 spine.set(color="tab:red", linewidth=3)
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.8,
                        aspect=30, format=lambda value, _: f"{value:.0%}")
-    bar.ax.axhline(1 / weights.shape[1], color="white", linewidth=1.5)
-    bar.set_label("share of the word's attention on one grid position\n"
-                  "(white line: a map that looks everywhere alike)", fontsize=9)
+    bar.ax.axhline(1 / weights.shape[1], color="white", linewidth=2.5)
+    bar.set_label("share of the word's attention\non one position (white: uniform)", fontsize=9)
     if title:
         fig.suptitle(textwrap.fill(title, int(10 * ncols + 5)), fontsize=10)
     if run_dir is not None:
