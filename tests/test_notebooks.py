@@ -40,6 +40,8 @@ def test_follows_the_template(path):
         f"{path.name} has no cell tagged 'parameters'"
     )
     assert "NBVAL" not in text, "nbval's markers go in cell tags, out of the lesson's code"
+    ids = [c.get("id") for c in cells]
+    assert None not in ids and len(set(ids)) == len(ids), "every cell has its own id (make format)"
     summary = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Summary"))
     last_code = [c for c in cells[:summary] if c["cell_type"] == "code"][-1]
     assert "print(took(STARTED))" in "".join(last_code["source"]), (

@@ -170,11 +170,24 @@ def tidy(nb: dict, notebook: str) -> dict:
                          f"found {len(setups)}")
     setups[0]["source"] = _lines(setup_cell(notebook))
     _place_took_cell(nb["cells"], notebook)
+    _give_ids(nb["cells"])
     for cell in nb["cells"]:
         cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k == "tags"}
         if cell["cell_type"] == "code" and not is_checked(cell):
             cell["outputs"], cell["execution_count"] = [], None
     return nb
+
+
+def _give_ids(cells: list[dict]) -> None:
+    """Every cell a unique id (nbformat 4.5 requires one): a missing or repeated one gets
+    ``cell-<index>``, so the same notebook always gets the same ids."""
+    seen: set[str] = set()
+    for index, cell in enumerate(cells):
+        if not cell.get("id") or cell["id"] in seen:
+            cell["id"] = f"cell-{index}"
+            while cell["id"] in seen:
+                cell["id"] += "-b"
+        seen.add(cell["id"])
 
 
 def _place_took_cell(cells: list[dict], notebook: str) -> None:
