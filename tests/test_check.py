@@ -155,7 +155,7 @@ def test_without_a_gpu_the_line_says_what_to_do(monkeypatch):
         assert 'Times: README.md, "How long it takes"' in line
     section = readme.split("\n## How long it takes\n", 1)[1].split("\n## ", 1)[0]
     # labelled: measured, on which machine, on which date
-    assert "Measured" in section and re.search(r"\b20\d\d-\d\d-\d\d\b", section)
+    assert "(measured:" in section and re.search(r"\b20\d\d-\d\d-\d\d\b", section)
     assert "| 02 feature extraction |" in section and "| 05 training |" in section
 
 
