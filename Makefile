@@ -53,7 +53,7 @@ FLOORS_VENV := .venv-floors
 FLOORS_PY   := $(FLOORS_VENV)/bin/python
 FLOORS_NOTEBOOKS := $(filter notebooks/02_% notebooks/04_% notebooks/05_% notebooks/06_%,$(NOTEBOOKS))
 
-test-floors:  ## the lowest versions allowed (floors.txt): unit tests and notebooks 02, 04-06 (about 20 min)
+test-floors:  ## the lowest versions allowed (floors.txt): unit tests and notebooks 02, 04-06 (~10 min here)
 	test -x $(FLOORS_PY) || $(PYTHON) -m venv $(FLOORS_VENV)
 	$(FLOORS_PY) -m pip install -q --upgrade pip
 	$(FLOORS_PY) -m pip install -q -r requirements.txt -c floors.txt -e .
