@@ -103,7 +103,8 @@ def native_log_news(text: str, last: int = 12) -> list[str]:
     return lines[-last:]
 
 
-def send_native_logs_to(path: str | Path | None = None) -> Path | None:
+def send_native_logs_to(path: str | Path | None = None, kernel_start: bool = True
+                        ) -> Path | None:
     """Send what compiled libraries write straight to standard error into a log file.
 
     TensorFlow's C++ core writes lines such as ``I0000 ... cudart_stub`` and
@@ -115,13 +116,17 @@ def send_native_logs_to(path: str | Path | None = None) -> Path | None:
     there instead. In Jupyter, Python's own warnings and errors still reach the
     notebook: ``sys.stderr`` is the notebook's stream, not descriptor 2.
 
-    A crash's cause must still reach the learner, so:
+    A crash's cause must still reach the learner, so at a kernel's start
+    (``kernel_start``, a notebook's Setup cell):
 
     * the log is started afresh, and if the previous kernel's log shows that it
       died (a fatal line of :data:`FATAL_NATIVE`: a GPU error, memory), its
       last lines that are not start-up chatter are printed first;
     * inside IPython, when a cell fails, the lines the log gained while it ran
       are printed under the error (see :func:`show_native_log_on_error`).
+
+    A command-line tool (:func:`native_logs_to_file`) only appends: run from a
+    notebook, it must not wipe the log of the kernel that runs it.
 
     Returns the log file's path, or None when it cannot be written, in which
     case nothing changes.
@@ -130,13 +135,14 @@ def send_native_logs_to(path: str | Path | None = None) -> Path | None:
         user = os.environ.get("USER") or os.environ.get("USERNAME") or "user"
         path = Path(tempfile.gettempdir()) / f"caption-tutorial-{user}-native.log"
     path = Path(path)
-    try:
-        previous = path.read_text(errors="replace") if path.is_file() else ""
-    except OSError:
-        previous = ""
+    previous = ""
+    if kernel_start:
+        with contextlib.suppress(OSError):
+            previous = path.read_text(errors="replace") if path.is_file() else ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        fresh = os.O_TRUNC if kernel_start else 0
+        log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | fresh, 0o600)
     except OSError:
         return None
     news = native_log_news(previous)
@@ -146,7 +152,8 @@ def send_native_logs_to(path: str | Path | None = None) -> Path | None:
     sys.stderr.flush()
     os.dup2(log, 2)
     os.close(log)
-    show_native_log_on_error(path)
+    if kernel_start:
+        show_native_log_on_error(path)
     return path
 
 
@@ -193,13 +200,13 @@ def show_native_log_on_error(path: Path, shell=None) -> bool:
 def native_logs_to_file(path: str | Path | None = None):
     """For command-line tools: :func:`send_native_logs_to` while the block runs, then back.
 
-    TensorFlow's start-up lines go to the log file; the tool's own messages,
-    printed after the block, reach the terminal as usual.
+    TensorFlow's start-up lines go to the log file, appended to what is there;
+    the tool's own messages, printed after the block, reach the terminal as usual.
     """
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        yield send_native_logs_to(path)
+        yield send_native_logs_to(path, kernel_start=False)
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)

@@ -224,6 +224,17 @@ def test_a_crash_in_the_native_log_reaches_the_next_kernel_and_the_failed_cell(t
     assert "OOM on GPU" in shown[1] and "ignored" not in shown[1]
 
 
+def test_a_command_line_tool_appends_to_the_log_of_the_kernel_that_runs_it(tmp_path):
+    log = tmp_path / "native.log"
+    log.write_text("F0000 a kernel's own lines, still being written\n")
+    script = (f"import os; from helpers.runtime import native_logs_to_file\n"
+              f"with native_logs_to_file({str(log)!r}): os.write(2, b'I0000 the tool')")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    assert log.read_text() == "F0000 a kernel's own lines, still being written\nI0000 the tool"
+    assert done.stderr == ""  # no report of a dead kernel: that is the Setup cell's job
+
+
 def test_native_logs_that_cannot_be_written_change_nothing(tmp_path):
     blocker = tmp_path / "a file"
     blocker.write_text("")
