@@ -32,7 +32,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from helpers.download import FLICKR8K_URL
-from helpers.runtime import in_colab, native_logs_to_file, repo_root
+from helpers.runtime import gpu_names, in_colab, native_logs_to_file, repo_root
 from helpers.settings import get_settings
 
 PYTHON_MIN = (3, 10)
@@ -153,13 +153,6 @@ def _import_error(module: str) -> str | None:
     except Exception as err:  # any failure at import is what the learner would meet
         return f"{type(err).__name__}: {err}"
     return None
-
-
-def gpu_names() -> list[str]:
-    """The GPUs TensorFlow sees, by name (empty on a CPU-only machine)."""
-    import tensorflow as tf
-
-    return [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
 
 
 def gpu_note(gpus: list[str], on_colab: bool) -> str:

@@ -10,7 +10,7 @@ as estimates. Steps shorter than :data:`LONG_STEP_SECONDS` say nothing.
 
 from __future__ import annotations
 
-from helpers.runtime import format_duration
+from helpers.runtime import format_duration, gpu_names
 from helpers.settings import SHAPES_INSTEAD
 
 LONG_STEP_SECONDS = 600
@@ -34,9 +34,7 @@ UNITS = {"features": "images", "training": "words"}
 
 def device() -> str:
     """``"gpu"`` when TensorFlow sees a GPU, else ``"cpu"``."""
-    import tensorflow as tf
-
-    return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    return "gpu" if gpu_names() else "cpu"
 
 
 def estimate_seconds(step: str, amount: float, on: str | None = None) -> float | None:

@@ -240,6 +240,13 @@ def took(started: float, now: float | None = None) -> str:
     return f"This notebook took {format_duration(elapsed)} from the Setup cell on ({machine})."
 
 
+def gpu_names() -> list[str]:
+    """The GPUs TensorFlow sees, by name (empty on a CPU-only machine)."""
+    import tensorflow as tf
+
+    return [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+
+
 def in_colab() -> bool:
     """True inside Google Colab (a fresh VM per notebook, a GPU, internet)."""
     return "google.colab" in sys.modules
