@@ -9,6 +9,7 @@ there is none. This is orchestration: it sits on top of every stage below.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,13 @@ from helpers.text import DEFAULT_MIN_COUNT, Vocabulary
 from helpers.training import CaptionData, feature_stats, fit
 
 
+def _note(notes: list[str], text: str, progress: bool) -> None:
+    """Add ``text`` to ``notes``, and print it at once when ``progress`` is on."""
+    notes.append(text)
+    if progress:
+        print(text, flush=True)
+
+
 @dataclass
 class PreparedRun:
     """Dataset, feature cache and vocabulary of a run, and notes on what had to be rebuilt."""
@@ -46,9 +54,7 @@ class PreparedRun:
 
     def note(self, text: str) -> None:
         """Record what had to be done, and say it now (with ``progress``), before doing it."""
-        self.notes.append(text)
-        if self.progress:
-            print(text, flush=True)
+        _note(self.notes, text, self.progress)
 
     def split(self, name: str, grid: bool = False) -> CaptionData:
         """The encoded captions and features of one split (``grid``: the conv grid, on disk)."""
@@ -102,11 +108,7 @@ def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
     """
 
     notes: list[str] = []
-
-    def note(text: str) -> None:  # said before the work it announces, not after
-        notes.append(text)
-        if progress:
-            print(text, flush=True)
+    note = functools.partial(_note, notes, progress=progress)  # said before the work, not after
 
     moved = move_old_run(settings)
     if moved:
