@@ -43,8 +43,9 @@ GLOSSARY = "docs/glossary.md"
 
 LABEL_KINDS = ("published", "sweep", "measured", "estimate", "setting")
 LABEL = re.compile(
-    r"\((published|sweep|measured|estimate|setting)\b([^()]*(?:\([^()]*\)[^()]*)*)\)",
-    re.IGNORECASE)
+    rf"\(({'|'.join(LABEL_KINDS)})\b([^()]*(?:\([^()]*\)[^()]*)*)\)", re.IGNORECASE)
+"""A label: one of :data:`LABEL_KINDS` in parentheses, its details after it (one level of
+parentheses allowed inside)."""
 DATE = re.compile(r"\b20\d\d-\d\d-\d\d\b")
 
 _NUM = r"(?<![\w.])\d[\d,]*(?:\.\d+)?"
