@@ -195,6 +195,14 @@ def object_mask(thing: Thing) -> np.ndarray:
     return np.asarray(mask) > 0
 
 
+def _grid_side(weights: np.ndarray) -> int:
+    """The side of the square grid that attention maps of ``weights.shape[1]`` positions cover."""
+    side = int(round(np.sqrt(weights.shape[1])))
+    if side * side != weights.shape[1]:
+        raise ValueError(f"attention maps of {weights.shape[1]} positions are not a square grid")
+    return side
+
+
 def _on_grid(mask: np.ndarray, side: int) -> np.ndarray:
     """The share of each of ``side x side`` grid cells that ``mask`` covers, row by row."""
     cell = mask.shape[0] // side
@@ -216,9 +224,7 @@ def attention_on_named(words: list[str], weights: np.ndarray, scene: Scene) -> l
     the model looks at what it names.
     """
     weights = np.asarray(weights, dtype=np.float64)
-    side = int(round(np.sqrt(weights.shape[1])))
-    if side * side != weights.shape[1]:
-        raise ValueError(f"attention maps of {weights.shape[1]} positions are not a square grid")
+    side = _grid_side(weights)
     rows = []
     for word, weight in zip(words, weights):
         shape = _shape_word(word)
@@ -230,7 +236,6 @@ def attention_on_named(words: list[str], weights: np.ndarray, scene: Scene) -> l
         rows.append({"word": word, "kind": "shape" if shape else "colour",
                      "on_object": float(weight @ cover), "uniform": float(cover.mean())})
     return rows
-
 
 
 def what_colour_words_look_at(words: list[str], weights: np.ndarray, scene: Scene) -> list[dict]:
@@ -248,9 +253,7 @@ def what_colour_words_look_at(words: list[str], weights: np.ndarray, scene: Scen
     an object of another colour.
     """
     weights = np.asarray(weights, dtype=np.float64)
-    side = int(round(np.sqrt(weights.shape[1])))
-    if side * side != weights.shape[1]:
-        raise ValueError(f"attention maps of {weights.shape[1]} positions are not a square grid")
+    side = _grid_side(weights)
     covers = [_on_grid(object_mask(t), side).reshape(-1) for t in scene.things]
     rows = []
     for index, (word, weight) in enumerate(zip(words, weights)):
