@@ -124,6 +124,21 @@ def weights_id(card: dict) -> str:
     return f"{card['encoder']} {json.dumps(card['recipe'], sort_keys=True)} made {card['made']}"
 
 
+def describe_weights(weights: str) -> str:
+    """A :func:`weights_id` shortened for a printed line (notebooks 02 and 05): the encoder
+    and when its pretraining finished, not its whole recipe; other weights as they are.
+
+    >>> describe_weights('shapes-vgg {"epochs": 9} made 2026-11-27 12:24')
+    'shapes-vgg, pretrained 2026-11-27 12:24 (its recipe is in its card.json)'
+    >>> describe_weights("imagenet")
+    'imagenet'
+    """
+    name, brace, rest = weights.partition(" {")
+    if not brace:
+        return weights
+    return f"{name}, pretrained {rest.rpartition(' made ')[2]} (its recipe is in its card.json)"
+
+
 def load_card(data_dir: str | Path, encoder: str) -> dict | None:
     """The card of a finished pretraining, or None when there is none yet."""
     path = encoder_folder(data_dir, recipe_of(encoder)) / "card.json"
