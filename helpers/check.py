@@ -67,9 +67,8 @@ class Check:
         """
         status = "OK  " if self.ok else "FAIL"
         optional = "" if self.required or self.ok else " (optional)"
-        parts = f"{status}  {self.name}{optional}: {self.found}".split("\n")
-        lines = [textwrap.fill(parts[0], width, subsequent_indent=" " * 6)]
-        lines += [textwrap.fill(p, width, subsequent_indent=" " * 6) for p in parts[1:]]
+        lines = [textwrap.fill(part, width, subsequent_indent=" " * 6)
+                 for part in f"{status}  {self.name}{optional}: {self.found}".split("\n")]
         if not self.ok and self.fix:
             lines.append(textwrap.fill(f"-> {self.fix}", width, initial_indent=" " * 6,
                                        subsequent_indent=" " * 9))
