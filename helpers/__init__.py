@@ -19,6 +19,7 @@ Data (notebook 01)
   * :mod:`helpers.shapes`    - the synthetic shapes world
   * :mod:`helpers.data`      - ``load_dataset``: any dataset, any layout; ``python -m helpers.data``
   * :mod:`helpers.shapes_truth` - is a caption true of its picture? (notebooks 06-08)
+  * :mod:`helpers.caption_checks` - order and colour with shape, as a reader checks (nb 06-08)
 
 Images and features (notebook 02)
   * :mod:`helpers.images`    - image files in, preprocessed arrays out
