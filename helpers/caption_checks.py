@@ -253,3 +253,37 @@ def colour_shape_rates(captions: list[str], scenes: list[Scene]) -> dict[str, fl
     return {"captions": len(verdicts), "named": named, "right": right,
             "share_named": named / len(verdicts),
             "share_right_when_named": right / named if named else float("nan")}
+
+
+def reader_checks(captions: list[str], scenes: list[Scene]) -> dict[str, dict[str, float]]:
+    """Both measures of ``captions``, one per scene: ``{"colour_shape": ..., "order": ...}``."""
+    return {"colour_shape": colour_shape_rates(captions, scenes),
+            "order": order_rates(captions, scenes)}
+
+
+def _of(part: int, whole: int) -> str:
+    """``'  12 of 40    (30%)'``: a count, what it is out of, and the share."""
+    share = f"({part / whole:.0%})" if whole else "(-)"
+    return f"{part:>4} of {whole:<4} {share:>6}"
+
+
+def format_checks(checks: dict[str, dict[str, dict[str, float]]]) -> str:
+    """A table of :func:`reader_checks` results, one row per label (notebooks 06-08).
+
+    Each cell is a count, what it is counted over, and the share: colour with
+    shape right among the captions that name a coloured object; then, over the
+    pictures of two or more objects, the captions that state an order, those
+    right among them, and those right among all (the order measure).
+    """
+    width = max(len(label) for label in checks)
+    lines = [f"{'':>{width}}  {'colour with shape':>19}  "
+             f"{'order, over the pictures of two or more objects':>61}",
+             f"{'':>{width}}  {'right when named':>19}  {'states':>19}  "
+             f"{'right when stated':>19}  {'right':>19}"]
+    for label, check in checks.items():
+        pairs, order = check["colour_shape"], check["order"]
+        lines.append(f"{label:>{width}}  {_of(pairs['right'], pairs['named'])}  "
+                     f"{_of(order['stated'], order['pictures'])}  "
+                     f"{_of(order['right'], order['stated'])}  "
+                     f"{_of(order['right'], order['pictures'])}")
+    return "\n".join(lines)

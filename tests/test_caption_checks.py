@@ -10,9 +10,11 @@ import pytest
 from helpers.caption_checks import (
     colour_shape_rates,
     colour_shape_truth,
+    format_checks,
     named_objects,
     order_rates,
     order_truth,
+    reader_checks,
 )
 from helpers.shapes import Scene, Thing, describe, random_scene
 from helpers.text import clean_caption
@@ -160,3 +162,14 @@ def test_rates_need_one_caption_per_scene_and_say_nan_when_nothing_applies():
     alone = order_rates(["a red circle"], [SINGLE])
     assert alone["pictures"] == 0 and math.isnan(alone["share_right"])
     assert math.isnan(colour_shape_rates(["two shapes"], [ROW])["share_right_when_named"])
+
+
+def test_the_table_gives_each_count_with_what_it_is_out_of():
+    checks = {"greedy": reader_checks(["a red circle to the left of a blue square",
+                                       "three shapes on a black background"], [ROW, ROW]),
+              "none": reader_checks(["a red circle"], [SINGLE])}
+    lines = format_checks(checks).splitlines()
+    assert len(lines) == 4 and max(map(len, lines)) <= 100
+    assert lines[2].split() == ["greedy", "1", "of", "1", "(100%)", "1", "of", "2", "(50%)",
+                                "1", "of", "1", "(100%)", "1", "of", "2", "(50%)"]
+    assert lines[3].split()[-4:] == ["0", "of", "0", "(-)"]
