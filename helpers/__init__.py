@@ -5,12 +5,13 @@ listed above it, never one below, so there is no circle and inference
 (:mod:`helpers.caption`) needs no training code:
 
 Settings and the machine
-  * :mod:`helpers.runtime`   - paths, Colab and Drive, native logs, atomic writes (notebook 00)
+  * :mod:`helpers.runtime`   - paths, Colab, native logs, atomic writes (notebook 00)
   * :mod:`helpers.encoders`  - the registry of encoders: family, layers, pretraining recipe
     (notebook 02; data only, no TensorFlow)
   * :mod:`helpers.settings`  - the settings of a run, read in one place (notebook 01)
   * :mod:`helpers.config`    - the learner's settings file, ``python -m helpers.config`` (nb 00)
   * :mod:`helpers.costs`     - what a long step costs, said before it starts (notebooks 02-08)
+  * :mod:`helpers.drive`     - Colab: the costly files kept on Google Drive, work on local disk
 
 Data (notebook 01)
   * :mod:`helpers.dataset`   - what a loaded dataset is: captions, splits, a report

@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 
 from helpers.data import dataset_missing, load_dataset
+from helpers.download import FLICKR8K_ZIPS
 from helpers.encoders import encoder_spec
 from helpers.feature_cache import FeatureCache
 from helpers.features import extract_features
@@ -93,6 +94,16 @@ _GETTING = {
 }
 
 
+def _getting(settings) -> str:
+    """What will be done to get the run's missing dataset (unpacking archives kept on Drive)."""
+    downloads = settings.dataset_dir / "downloads"
+    if settings.dataset == "flickr8k" and all((downloads / z).exists() for z in FLICKR8K_ZIPS):
+        return (f"Flickr8k is not unpacked in the data folder: unpacking its zips from "
+                f"{downloads} (about a minute; no download).")
+    return _GETTING.get(settings.dataset, f"No {settings.dataset} in the data folder "
+                                          "(notebook 01 says how to get it).")
+
+
 def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
     """Load the dataset, and the feature cache and vocabulary from the run folder.
 
@@ -114,8 +125,7 @@ def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
     if moved:
         note(moved)
     if dataset_missing(settings):  # a fresh machine: Colab gives one to every notebook
-        note(_GETTING.get(settings.dataset, f"No {settings.dataset} in the data folder "
-                                                    "(notebook 01 says how to get it)."))
+        note(_getting(settings))
     dataset = load_dataset(settings, download=True)
     run_dir = Path(settings.run_dir)
     cache = FeatureCache(run_dir / "features")

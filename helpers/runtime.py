@@ -1,4 +1,4 @@
-"""Where the series runs: paths, Colab and Drive, native logs, safe writes (notebook 00).
+"""Where the series runs: paths, Colab, native logs, safe writes (notebook 00).
 
 Nothing here knows about datasets or models. It answers the questions every
 other module asks of the machine: where is the repository, is this Colab,
@@ -13,7 +13,6 @@ import os
 import platform
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 REPO_URL = "https://github.com/caption-tutorial/vgg16-lstm-captioning"
@@ -226,6 +225,21 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def format_size(size: float) -> str:
+    """A number of bytes the way the series prints it.
+
+    >>> format_size(512), format_size(3_400_000), format_size(1.6e9)
+    ('512 bytes', '3.4 MB', '1.6 GB')
+    """
+    if size < 1000:
+        return f"{size:.0f} bytes"
+    for unit in ("kB", "MB", "GB"):
+        size /= 1000
+        if size < 1000 or unit == "GB":
+            return f"{size:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
 def took(started: float, now: float | None = None) -> str:
     """The last line of every notebook: how long it ran, and on what (every notebook).
 
@@ -250,29 +264,6 @@ def gpu_names() -> list[str]:
 def in_colab() -> bool:
     """True inside Google Colab (a fresh VM per notebook, a GPU, internet)."""
     return "google.colab" in sys.modules
-
-
-def use_google_drive(folder: str = "caption-tutorial",
-                     mount_point: str = "/content/drive") -> Path | None:
-    """On Colab, keep the data and run folders in Google Drive, so they outlive the machine.
-
-    Colab gives every notebook a fresh machine: without this, each notebook
-    downloads Flickr8k and extracts features again. Mounts Drive (Colab asks
-    for permission) and points ``CAPTION_ROOT`` at ``MyDrive/<folder>``, so
-    ``data/`` and ``runs/`` live there for every notebook that does the same.
-    Call it before :func:`get_settings`. Elsewhere it changes nothing and says so.
-    """
-    if not in_colab():
-        warnings.warn("use_google_drive() works on Colab only; here the data and run folders "
-                      "stay where they are (they outlive the kernel anyway).", stacklevel=2)
-        return None
-    from google.colab import drive
-
-    drive.mount(mount_point)
-    root = Path(mount_point) / "MyDrive" / folder
-    root.mkdir(parents=True, exist_ok=True)
-    os.environ["CAPTION_ROOT"] = str(root)
-    return root
 
 
 def in_kaggle() -> bool:

@@ -21,6 +21,12 @@ fresh kernel that takes the Colab branch of the Setup cell:
   ``helpers`` is imported, the startup file points ``helpers.data`` at
   that mirror. ImageNet's weights
   cannot be had offline: VGG16 is random (``CAPTION_ENCODER_WEIGHTS=none``);
+* Google Drive is a folder of the test: the stand-in ``google.colab.drive.mount``
+  links ``<content>/drive/MyDrive`` to it (``USE_DRIVE`` is on by default). An
+  audit hook notes every file opened there by code other than
+  :mod:`helpers.drive`'s copies: the notebooks must work on the local disk.
+  Two runtimes given one Drive folder are a learner's two notebooks: the
+  second must rebuild nothing (:func:`test_drive_pays_once_per_series`);
 * every proxy variable points at a closed local port, so a download a
   notebook might try past the mirror (urllib, Keras, pip, git) fails at once
   instead of reaching the network.
@@ -63,6 +69,7 @@ pytest.importorskip("ipykernel", reason="the notebooks need a Jupyter kernel (ip
 
 ROOT = Path(__file__).resolve().parents[1]
 CLONE = "vgg16-lstm-captioning"  # the folder the Setup cell clones into
+DRIVE_FOLDER = "caption-tutorial"  # helpers.drive.DRIVE_FOLDER, in MyDrive
 N_IMAGES = 12
 EPOCHS = 2
 CLOSED = "http://127.0.0.1:9"  # the discard port: nothing listens, nothing gets through
@@ -151,6 +158,7 @@ class Runtime:
 
 STARTUP = '''\
 """Kernel start on the simulated Colab runtime (written by tests/test_colab.py)."""
+import os
 import sys
 
 import google.colab  # noqa: F401  (Colab's kernel has it imported: the Setup cells see Colab)
@@ -167,8 +175,28 @@ def use_the_mirror(info=None):
 
         helpers.download.FLICKR8K_URL = {url!r}
         helpers.download.FLICKR8K_IMAGES = {n_images}
+        import helpers.drive
+
+        helpers.drive.MOUNT_POINT = {mount!r}
 
 
+def drive_reads(event, args):
+    """Note every file opened on "Drive" by code other than helpers/drive.py (its copies)."""
+    if event != "open" or not isinstance(args[0], (str, os.PathLike)):
+        return
+    path = os.fspath(args[0])
+    if not any(path.startswith(drive) for drive in {drives!r}):
+        return
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(os.path.join("helpers", "drive.py")):
+            return
+        frame = frame.f_back
+    with open({outside!r}, "a") as log:
+        log.write(path + "\\n")
+
+
+sys.addaudithook(drive_reads)
 get_ipython().events.register("pre_run_cell", use_the_mirror)
 '''
 PROBE = '''\
@@ -179,29 +207,51 @@ assert importlib.util.find_spec("helpers") is None, "before Setup, helpers must 
 """A first cell the test adds: as on Colab, only the Setup cell makes ``helpers`` importable."""
 
 
-@pytest.fixture
-def runtime(tmp_path, mirror) -> Runtime:
-    """Everything a fresh kernel needs to believe it is on a fresh Colab machine."""
-    stub = tmp_path / "colab_stub" / "google" / "colab"  # no google/__init__.py: `google` is
-    stub.mkdir(parents=True)                             # a namespace (protobuf lives there)
+DRIVE_STUB = '''\
+"""Stand-in for google.colab.drive: "mounting" links MyDrive to a folder that outlives runtimes."""
+import os
+from pathlib import Path
+
+
+def mount(mountpoint, force_remount=False):
+    link = Path(mountpoint) / "MyDrive"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.exists():
+        link.symlink_to(os.environ["STUB_MY_DRIVE"], target_is_directory=True)
+'''
+
+
+def fresh_runtime(folder: Path, mirror: str, my_drive: Path) -> Runtime:
+    """Everything a fresh kernel needs to believe it is on a fresh Colab machine.
+
+    ``my_drive`` is the learner's Google Drive: it outlives the runtime, so two
+    runtimes given the same one share it.
+    """
+    stub = folder / "colab_stub" / "google" / "colab"  # no google/__init__.py: `google` is
+    stub.mkdir(parents=True)                            # a namespace (protobuf lives there)
     (stub / "__init__.py").write_text('"""Stand-in for Colab\'s own module."""\n')
-    startup = tmp_path / "ipython" / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    (startup / "00-colab.py").write_text(STARTUP.format(url=mirror, n_images=N_IMAGES))
-    content = tmp_path / "content"
+    (stub / "drive.py").write_text(DRIVE_STUB)
+    my_drive.mkdir(parents=True, exist_ok=True)
+    content = folder / "content"
     content.mkdir()
     (content / CLONE).symlink_to(ROOT, target_is_directory=True)
-    data_dir, run_dir = tmp_path / "data", tmp_path / "runs"
+    startup = folder / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    mount = content / "drive"
+    (startup / "00-colab.py").write_text(STARTUP.format(
+        url=mirror, n_images=N_IMAGES, mount=str(mount),
+        drives=(str(mount), str(my_drive)), outside=str(folder / "drive-reads.txt")))
+    data_dir, run_dir = folder / "data", folder / "runs"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("CAPTION_", "PIP_")) and "proxy" not in k.lower()}
     env |= {
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path / "colab_stub"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(folder / "colab_stub"),
                                                     os.environ.get("PYTHONPATH")])),
-        "IPYTHONDIR": str(tmp_path / "ipython"),
+        "IPYTHONDIR": str(folder / "ipython"), "STUB_MY_DRIVE": str(my_drive),
         "CAPTION_DATA_DIR": str(data_dir), "CAPTION_RUN_DIR": str(run_dir),
         "CAPTION_ENCODER_WEIGHTS": "none", "CAPTION_EPOCHS": str(EPOCHS),
-        "CAPTION_SETTINGS_FILE": str(tmp_path / "my-settings.ini"),  # none yet, as on Colab
-        "KERAS_HOME": str(tmp_path / "keras"),
+        "CAPTION_SETTINGS_FILE": str(folder / "my-settings.ini"),  # none yet, as on Colab
+        "KERAS_HOME": str(folder / "keras"),
         "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     }
@@ -209,6 +259,12 @@ def runtime(tmp_path, mirror) -> Runtime:
         env[name] = CLOSED
     env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost"  # only the mirror answers
     return Runtime(content, env, data_dir, run_dir)
+
+
+@pytest.fixture
+def runtime(tmp_path, mirror) -> Runtime:
+    """A fresh Colab runtime with a Google Drive of its own, empty."""
+    return fresh_runtime(tmp_path, mirror, tmp_path / "my-drive")
 
 
 def run_notebook(path: Path, runtime: Runtime, stop_before: str | None):
@@ -270,6 +326,46 @@ def test_alone_on_a_fresh_colab(notebook, runtime, mirror):
         assert (runtime.run_dir / "model.keras").exists()
     if notebook >= "08":  # the conv grid, for attention
         assert (runtime.run_dir / "features" / "block5_conv3.npy").exists()
+    assert "Google Drive: " in text  # USE_DRIVE is on: the empty Drive now holds the run
+    assert (runtime.content / "drive" / "MyDrive" / DRIVE_FOLDER / "data" / "flickr8k"
+            / "downloads").is_dir()
+    assert_drive_read_only_by_its_copies(runtime)
+
+
+def assert_drive_read_only_by_its_copies(runtime: Runtime) -> None:
+    """Nothing but helpers.drive's copies opened a file on Drive (the STARTUP audit hook)."""
+    log = runtime.content.parent / "drive-reads.txt"
+    assert not log.exists(), f"read from Drive outside helpers.drive:\n{log.read_text()}"
+
+
+SECOND = ("05_training.ipynb", "06_evaluation.ipynb", "07_visualizing_captions.ipynb",
+          "08_attention.ipynb")
+REBUILDS = ("downloading it", "extracting the features", "fitting the vocabulary",
+            "Training the model now", "pretraining")
+"""What a notebook says when it rebuilds what the notebooks before it made."""
+
+
+def test_drive_pays_once_per_series(tmp_path, mirror):
+    """With Drive, a second runtime of 05-08 rebuilds nothing and opens Drive only to copy."""
+    my_drive = tmp_path / "my-drive"
+    first = fresh_runtime(tmp_path / "first", mirror, my_drive)
+    Mirror.requests = []
+    run_notebook(ROOT / "notebooks" / "08_attention.ipynb", first, PLAN["08_attention.ipynb"][0])
+    assert sorted(Mirror.requests) == ["Flickr8k_Dataset.zip", "Flickr8k_text.zip"]
+    stored = my_drive / DRIVE_FOLDER / "runs" / "flickr8k" / first.run_dir.name
+    for made in ("vocab.json", "model.keras", "features/fc2.npy", "features/block5_conv3.npy"):
+        assert (stored / made).is_file(), f"Drive should keep {made}"
+    assert not (my_drive / DRIVE_FOLDER / "data" / "flickr8k" / "Flicker8k_Dataset").exists()
+    for notebook in SECOND:
+        second = fresh_runtime(tmp_path / f"second-{notebook[:2]}", mirror, my_drive)
+        Mirror.requests = []
+        text = output_text(run_notebook(ROOT / "notebooks" / notebook, second,
+                                        PLAN[notebook][0]).cells)
+        assert Mirror.requests == [], f"{notebook} downloaded {Mirror.requests}"
+        assert "Google Drive: " in text and "unpacking its zips" in text
+        rebuilt = [says for says in REBUILDS if says in text]
+        assert not rebuilt, f"{notebook} rebuilt ({rebuilt}) what Drive holds:\n{text}"
+        assert_drive_read_only_by_its_copies(second)
 
 
 def test_the_pip_line_installs_nothing(runtime):

@@ -246,30 +246,6 @@ def test_native_logs_that_cannot_be_written_change_nothing(tmp_path):
     assert done.stdout.strip() == "None" and "still here" in done.stderr
 
 
-def test_google_drive_keeps_data_and_runs_on_colab_only(tmp_path, monkeypatch):
-    import sys
-    import types
-
-    from helpers.runtime import use_google_drive
-
-    monkeypatch.delenv("CAPTION_DATA_DIR", raising=False)
-    monkeypatch.delenv("CAPTION_RUN_DIR", raising=False)
-    monkeypatch.setenv("CAPTION_ROOT", str(tmp_path))  # recorded, so the test leaves none set
-    monkeypatch.delenv("CAPTION_ROOT")
-    with pytest.warns(UserWarning, match="Colab only"):
-        assert use_google_drive() is None  # not on Colab: nothing changes
-    mounted = []
-    colab = types.ModuleType("google.colab")
-    colab.drive = types.SimpleNamespace(mount=lambda point: mounted.append(point))
-    monkeypatch.setitem(sys.modules, "google.colab", colab)
-    root = use_google_drive("course", mount_point=str(tmp_path / "drive"))
-    assert mounted == [str(tmp_path / "drive")]
-    assert root == tmp_path / "drive" / "MyDrive" / "course" and root.is_dir()
-    settings = get_settings(dataset="shapes")
-    assert settings.data_dir == root / "data"
-    assert settings.run_dir == root / "runs" / "shapes" / settings.encoder
-
-
 def test_quick_demonstrations_are_the_tests_switch_not_a_setting(monkeypatch):
     from helpers.settings import quick_demo
 
