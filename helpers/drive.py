@@ -152,17 +152,21 @@ def keep_on_drive(settings, use_drive: bool = True, notebook: str | None = None,
     """
     if not in_colab():
         return None
+    mount = Path(MOUNT_POINT)
+    if use_drive and not (mount / "MyDrive").is_dir():
+        from google.colab import drive
+
+        try:
+            drive.mount(str(mount))
+        except Exception as err:  # permission refused, or Drive unreachable: go on without
+            print(f"Google Drive could not be mounted ({err}); going on without it.")
+            use_drive = False
     if not use_drive:
         from helpers.costs import fresh_runtime_note  # costs asks TensorFlow for GPUs
 
         if notebook is not None:
             print(fresh_runtime_note(notebook, settings))
         return None
-    from google.colab import drive
-
-    mount = Path(MOUNT_POINT)
-    if not (mount / "MyDrive").is_dir():
-        drive.mount(str(mount))
     root = mount / "MyDrive" / folder
     key = root / "runs" / settings.dataset / Path(settings.run_dir).name
     mirror = _MIRRORS.get(key)

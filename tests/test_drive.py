@@ -106,6 +106,17 @@ def test_without_drive_colab_says_what_it_rebuilds_and_how_to_avoid_it(tmp_path,
     assert not (tmp_path / "mnt").exists()  # nothing mounted
 
 
+def test_a_refused_drive_means_going_on_without_it(tmp_path, colab, capsys, monkeypatch):
+    def refuse(point):
+        raise RuntimeError("credential propagation was unsuccessful")
+
+    monkeypatch.setattr(sys.modules["google.colab"].drive, "mount", refuse)
+    settings = get_settings(dataset="flickr8k", data_dir=tmp_path / "data")
+    assert keep_on_drive(settings, use_drive=True, notebook="05") is None
+    said = capsys.readouterr().out
+    assert "could not be mounted (credential propagation" in said and "rebuilds" in said
+
+
 def test_elsewhere_drive_changes_nothing(tmp_path, capsys):
     settings = get_settings(dataset="shapes", data_dir=tmp_path / "data")
     assert keep_on_drive(settings, use_drive=True, notebook="05") is None
