@@ -33,10 +33,12 @@ Images and features (notebook 02)
 Text and models
   * :mod:`helpers.text`      - caption cleaning, word counts, the vocabulary (notebooks 01, 03)
   * :mod:`helpers.models`    - the merge captioner (notebook 04), the attention one (notebook 08)
+  * :mod:`helpers.transformer` - the transformer captioner: 2-D positions, cross-attention (nb 09)
   * :mod:`helpers.runs`      - a run folder, one per dataset and encoder, self-contained:
     saving and loading models, what made them, the encoder they need
   * :mod:`helpers.training`  - whole-caption training, checkpoints, resuming (notebook 05)
-  * :mod:`helpers.decoding`  - batched greedy decoding and beam search (notebooks 06, 08)
+  * :mod:`helpers.step_decoders` - a trained captioner one word at a time, for each model kind
+  * :mod:`helpers.decoding`  - batched greedy decoding and beam search (notebooks 06, 08, 09)
   * :mod:`helpers.classic`   - the classic tutorials' way, for comparison (notebooks 04-06)
 
 Scores and pictures

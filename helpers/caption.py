@@ -5,8 +5,9 @@ model (``model.keras``) and ``model.json``, its vocabulary and which encoder
 made the features it was trained on (and notebook 08's attention model in
 ``attention/``). Captioning a new picture repeats exactly what
 training saw: read the file (any size; JPEG, PNG, grayscale, RGBA, CMYK),
-resize it to 224x224, VGG16's preprocessing, the same encoder cut at ``fc2``,
-then greedy decoding or beam search::
+resize it to 224x224, the encoder's preprocessing, the same encoder cut at
+``fc2`` (or at its vector layer: ``avg_pool`` for ``resnet50`` and
+``efficientnetb0``), then greedy decoding or beam search::
 
     from helpers.caption import caption_image
     caption_image("my_photo.jpg")              # 'a dog runs through the grass'
@@ -15,7 +16,7 @@ then greedy decoding or beam search::
 From a shell::
 
     python -m helpers.caption my_photo.jpg other.png [--run runs/shapes/shapes-vgg]
-                              [--model merge|attention] [--beam 3] [--json]
+                              [--model merge|attention|transformer] [--beam 3] [--json]
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from helpers.runtime import native_logs_to_file, repo_root
 from helpers.settings import get_settings
 from helpers.shapes_vgg import NotPretrainedError, pretrained_card, weights_id
 from helpers.text import VocabularyError
+from helpers.transformer import is_transformer_model
 
 
 class CaptionRunError(RuntimeError):
@@ -80,7 +82,9 @@ def find_run(run_dir: str | Path | None = None) -> Path:
 _TRAINED_BY = {"merge": "run notebooks 01 to 05 in order (or `make tutorial`); notebook 05 "
                         "trains and saves it",
                "attention": "run notebook 08 (after 01 to 05, or `make tutorial`); it trains "
-                            "and saves the attention model"}
+                            "and saves the attention model",
+               "transformer": "run notebook 09 (after 01 to 05, or `make tutorial`); it trains "
+                              "and saves the transformer"}
 
 
 def _no_model(run_dir: Path, why: str, model: str = "merge") -> CaptionRunError:
@@ -136,7 +140,7 @@ class Captioner:
     vocab: object
     encoder: object
     meta: dict
-    attention: bool = False  # an attention model reads the conv grid, not fc2
+    attention: bool = False  # an attention model or a transformer reads the conv grid, not fc2
 
     @classmethod
     def load(cls, run_dir: str | Path | None = None, data_dir: str | Path | None = None,
@@ -144,7 +148,7 @@ class Captioner:
         """Load a run folder's model and rebuild its encoder; each problem says what to do.
 
         ``model``: which of the run's models (:data:`helpers.runs.MODELS`),
-        ``"merge"`` (notebook 05) or ``"attention"`` (notebook 08). A
+        ``"merge"`` (notebook 05), ``"attention"`` (08) or ``"transformer"`` (09). A
         ``shapes-vgg`` encoder is read from the run folder's copy, else from
         ``data_dir`` (default: the settings' data folder). The rebuilt encoder
         must have the fingerprint stored with the model.
@@ -157,8 +161,9 @@ class Captioner:
         except (OSError, ValueError) as err:
             raise CaptionRunError(f"{folder / MODEL_FILE} cannot be loaded ({err}); train "
                                   "again (notebook 05)") from None
-        attention = is_attention_model(network)
-        notebook = "08" if attention else "05"
+        transformer = is_transformer_model(network)
+        attention = transformer or is_attention_model(network)
+        notebook = "09" if transformer else "08" if attention else "05"
         try:
             spec = encoder_spec(str(meta["encoder"]))
             weights = str(meta["encoder_weights"])
@@ -191,14 +196,14 @@ class Captioner:
             choice = choose_encoder(spec.name, weights, data_dir=encoder_data)
             encoder = build_encoder(choice, grid=attention)
         except EncoderWeightsError as err:  # offline, or a weights file of another machine
-            raise CaptionRunError(f"The model in {folder} needs VGG16 with weights {weights!r}, "
-                                  f"which cannot be had here:\n{err}") from None
+            raise CaptionRunError(f"The model in {folder} needs {spec.keras_name} with weights "
+                                  f"{weights!r}, which cannot be had here:\n{err}") from None
         stored = meta.get("encoder_fingerprint")  # none for ImageNet: Keras checks its hash
         rebuilt = encoder_fingerprint(encoder) if stored is not None else None
         if rebuilt != stored:
-            why = ("A random VGG16 is made again from its seed, and this version of Keras or "
-                   "TensorFlow makes other weights from the same seed. Caption with the versions "
-                   "the run was made with (constraints.txt), or"
+            why = (f"A random {spec.keras_name} is made again from its seed, and this version "
+                   "of Keras or TensorFlow makes other weights from the same seed. Caption with "
+                   "the versions the run was made with (constraints.txt), or"
                    if weights == "none" else "Its weights have changed since training:")
             raise CaptionRunError(
                 f"The {spec.name} encoder rebuilt here (weights {weights!r}) is not the one the "
@@ -239,8 +244,8 @@ def caption_image(path_or_paths: str | Path | list[str | Path], run_dir: str | P
                   model: str = "merge") -> str | list[str]:
     """Caption one image (returns a string) or several (returns a list), with a trained run.
 
-    ``model``: which of the run's models, ``"merge"`` (notebook 05) or
-    ``"attention"`` (notebook 08).
+    ``model``: which of the run's models, ``"merge"`` (notebook 05),
+    ``"attention"`` (notebook 08) or ``"transformer"`` (notebook 09).
 
     The run folder is loaded once and kept for the next call, until its model
     file changes. Raises :class:`CaptionRunError` for a missing or unusable run
@@ -273,8 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", help="run folder (default: the settings' run folder, "
                                       "or the most recently trained run under runs/)")
     parser.add_argument("--model", default="merge", choices=list(MODELS),
-                        help="which of the run's models: merge (notebook 05, the default) or "
-                             "attention (notebook 08)")
+                        help="which of the run's models: merge (notebook 05, the default), "
+                             "attention (notebook 08) or transformer (notebook 09)")
     parser.add_argument("--data", help="data folder with the pretrained shapes-vgg, for a run "
                                        "folder without its own copy (default: the settings' "
                                        "data folder)")

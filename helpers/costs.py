@@ -11,7 +11,7 @@ as estimates. Steps shorter than :data:`LONG_STEP_SECONDS` say nothing.
 from __future__ import annotations
 
 from helpers.runtime import format_duration, gpu_names
-from helpers.settings import SHAPES_INSTEAD
+from helpers.settings import SHAPES_INSTEAD, get_settings
 
 LONG_STEP_SECONDS = 600
 """A step expected to take longer than this (10 minutes) says so before it starts."""
@@ -26,6 +26,8 @@ SPEEDS: dict[tuple[str, str], float] = {
     ("merge training", "gpu"): 20000.0,
     ("attention training", "cpu"): 1000.0,   # words/s, make bench
     ("attention training", "gpu"): 8000.0,
+    ("transformer training", "cpu"): 1000.0,  # words/s: issue 22's prototype on 2 cores
+    ("transformer training", "gpu"): 10000.0,
 }
 """Rough speeds of the series' long steps, per kind of device (estimates)."""
 
@@ -169,8 +171,6 @@ def fresh_runtime_table(settings, on: str = "gpu") -> str:
 
 
 if __name__ == "__main__":  # python -m helpers.costs: the README's Colab columns
-    from helpers.settings import get_settings
-
     for dataset in ("flickr8k", "shapes"):
         for on in ("gpu", "cpu"):
             print(f"\n{dataset}, a fresh Colab runtime with a {on.upper()}: the rebuild before "

@@ -2,9 +2,9 @@
 
 The classic loop calls ``model.predict`` once per word per image, each time
 re-reading the whole prefix padded to the maximum length. Here the trained
-layers are called one step at a time on a whole batch of images, and the LSTM's
-state is carried from one word to the next, so each step costs one LSTM step,
-not a pass over the prefix.
+layers are called one step at a time on a whole batch of images
+(:mod:`helpers.step_decoders`), and the LSTM's state is carried from one word
+to the next, so each step costs one LSTM step, not a pass over the prefix.
 
 * Greedy decoding takes the most probable word at every step.
 * Beam search keeps the ``beam_size`` most probable partial captions of each
@@ -16,24 +16,27 @@ not a pass over the prefix.
 Both stop at ``<end>`` or after ``vocab.max_length - 1`` tokens. ``<pad>``,
 ``<unk>`` and ``<start>`` are never chosen, so a caption never shows them.
 
-The same two searches decode the attention model of notebook 08: its
-:class:`AttentionStepDecoder` carries each image's grid instead of one image
-vector, and every caption comes back with the attention map of each word.
+The same two searches decode the attention model of notebook 08 and the
+transformer of notebook 09: their step decoders carry each image's grid
+instead of one image vector, and every caption comes back with the attention
+map of each word.
 """
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.models import check_vocabulary, is_attention_model
-from helpers.text import END, PAD, START, UNK, Vocabulary
-
-NEVER_CHOSEN = (PAD, UNK, START)  # tokens a caption may not contain
+from helpers.step_decoders import (  # noqa: F401  (decoder_for, NEVER_CHOSEN: used from here too)
+    NEVER_CHOSEN,
+    AttentionStepDecoder,
+    StepDecoder,
+    decoder_for,
+)
+from helpers.text import END, START, Vocabulary
 
 
 @dataclass
@@ -57,143 +60,6 @@ class Decoded:
 def _rows(x, index):
     """Rows ``index`` of a tensor, or of each tensor of a tuple (an image's state)."""
     return tf.nest.map_structure(lambda t: tf.gather(t, index), x)
-
-
-class StepDecoder:
-    """The layers of a trained merge model (:func:`helpers.models.build_caption_model`), one word
-    at a time.
-
-    ``start(features)`` runs the image branch once per image and gives the
-    first LSTM state; ``step(words, image, h, c)`` feeds one word per row and
-    returns the log probabilities of the next word, the new LSTM state and the
-    attention weights (``None``: the merge model does not look at regions).
-    Dropout is off. :class:`AttentionStepDecoder` does the same for the
-    attention model, so both share the greedy and beam search below.
-    """
-
-    needed = {"image_dense", "embedding", "lstm", "decoder_dense", "next_word"}
-    builder = "build_caption_model"
-
-    def __init__(self, model: keras.Model, vocab: Vocabulary):
-        names = {layer.name for layer in model.layers}
-        if not self.needed <= names:
-            raise ValueError(f"{model.name} is not a {self.builder} model: it lacks the layers "
-                             f"{sorted(self.needed - names)} (build it with {self.builder})")
-        check_vocabulary(model, vocab)
-        self.vocab = vocab
-        layer = model.get_layer
-        self._standardise = layer("standardise") if "standardise" in names else None
-        self._embedding, self._hidden, self._out = (
-            layer("embedding"), layer("decoder_dense"), layer("next_word"))
-        self._setup(layer)
-        banned = np.zeros(len(vocab), np.float32)
-        banned[[vocab.index[t] for t in NEVER_CHOSEN]] = -np.inf
-        self._banned = tf.constant(banned)
-        after_end = np.full(len(vocab), -np.inf, np.float32)
-        after_end[vocab.index[PAD]] = 0.0
-        self._after_end = tf.constant(after_end)
-
-    def _setup(self, layer) -> None:
-        self.units = layer("lstm").units
-        self._image_dense, self._cell = layer("image_dense"), layer("lstm").cell
-
-    def _next_word(self, hidden):
-        hidden = self._hidden(hidden)
-        logits = tf.matmul(hidden, self._out.kernel) + self._out.bias
-        return tf.nn.log_softmax(logits) + self._banned
-
-    @tf.function(reduce_retracing=True)
-    def start(self, features):
-        """The image vector of each row and the first LSTM state (zeros)."""
-        x = self._standardise(features) if self._standardise is not None else features
-        zeros = tf.zeros((tf.shape(features)[0], self.units))
-        return self._image_dense(x), zeros, zeros
-
-    @tf.function(reduce_retracing=True)
-    def step(self, words, image, h, c):
-        """One word per row, with the image vector and state -> log p of the next word, h, c."""
-        x = tf.gather(self._embedding.embeddings, words)  # the embedding, without its mask
-        out, (h, c) = self._cell(x, [h, c], training=False)
-        return self._next_word(out + image), h, c, None
-
-    @tf.function(reduce_retracing=True)
-    def greedy_step(self, words, image, h, c):
-        """One greedy step: the best next word of each row and its log probability."""
-        logp, h, c, alpha = self.step(words, image, h, c)
-        best = tf.argmax(logp, axis=1, output_type=tf.int32)
-        return best, tf.reduce_max(logp, axis=1), h, c, alpha
-
-    @tf.function(reduce_retracing=True)
-    def beam_step(self, words, image, h, c, scores, finished, k: int):
-        """One beam step for ``m`` images with ``k`` beams each (rows ``i * k + j``).
-
-        Every beam is extended by every word; a finished beam only by ``<pad>``
-        at no cost, so it stays as it is. Returns the ``k`` best totals of each
-        image and their positions in the flattened ``(k * vocab)`` candidates.
-        """
-        logp, h, c, alpha = self.step(words, image, h, c)
-        size = tf.shape(logp)[1]
-        logp = tf.where(tf.reshape(finished, (-1, 1)), self._after_end[None, :], logp)
-        total = tf.reshape(scores, (-1, 1)) + logp
-        best, top = tf.math.top_k(tf.reshape(total, (-1, k * size)), k)
-        return best, top, h, c, alpha
-
-
-class AttentionStepDecoder(StepDecoder):
-    """The layers of a trained attention model (:func:`helpers.models.build_attention_model`),
-    one word at a time (notebook 08).
-
-    An image's state is its grid of positions and their attention keys, computed
-    once; each step looks at the grid (the weights are returned), then reads the
-    word and what it saw.
-    """
-
-    needed = {"positions", "embedding", "attention_lstm", "init_h", "init_c",
-              "decoder_dense", "next_word"}
-    builder = "build_attention_model"
-
-    def _setup(self, layer) -> None:
-        self._positions, self._lstm = layer("positions"), layer("attention_lstm")
-        self._init_h, self._init_c = layer("init_h"), layer("init_c")
-        self.units = self._lstm.units
-
-    @tf.function(reduce_retracing=True)
-    def start(self, grid):
-        """Each image's (keys, positions) and the first state, from the mean of the grid."""
-        positions = self._positions(grid)
-        if self._standardise is not None:
-            positions = self._standardise(positions)
-        summary = tf.reduce_mean(positions, axis=1)
-        keys = self._lstm.grid_keys(positions)
-        return (keys, positions), self._init_h(summary), self._init_c(summary)
-
-    @tf.function(reduce_retracing=True)
-    def step(self, words, image, h, c):
-        """Look, read one word per row -> log p of the next word, h, c and the weights."""
-        keys, positions = image
-        x = tf.gather(self._embedding.embeddings, words)
-        h, c, context, alpha = self._lstm.step(x, keys, positions, h, c)
-        return self._next_word(tf.concat([h, context], axis=-1)), h, c, alpha
-
-
-_DECODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""The decoder of each model still in use: its TensorFlow graphs are traced once, not per call."""
-
-
-def decoder_for(model: keras.Model, vocab: Vocabulary) -> StepDecoder:
-    """The step-by-step decoder of a merge or an attention model, built once per model.
-
-    A decoder's steps are TensorFlow functions, traced on first use; keeping one
-    decoder per model (and vocabulary) means a second decoding of the same model,
-    as notebook 06 times it, runs the graphs already built instead of tracing
-    them again. The decoder reads the model's own weights, so a model trained
-    further is decoded with its new weights.
-    """
-    decoder = _DECODERS.get(model)
-    if decoder is None or decoder.vocab.words != vocab.words:
-        kind = AttentionStepDecoder if is_attention_model(model) else StepDecoder
-        decoder = _DECODERS[model] = kind(model, vocab)
-    return decoder
 
 
 def _finish(vocab: Vocabulary, rows: np.ndarray, scores: np.ndarray,

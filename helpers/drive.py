@@ -31,6 +31,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers.costs import fresh_runtime_note
 from helpers.runtime import format_size, in_colab
 
 DRIVE_FOLDER = "caption-tutorial"
@@ -162,8 +163,6 @@ def keep_on_drive(settings, use_drive: bool = True, notebook: str | None = None,
             print(f"Google Drive could not be mounted ({err}); going on without it.")
             use_drive = False
     if not use_drive:
-        from helpers.costs import fresh_runtime_note  # costs asks TensorFlow for GPUs
-
         if notebook is not None:
             print(fresh_runtime_note(notebook, settings))
         return None

@@ -1,4 +1,4 @@
-"""What a notebook needs from the notebooks before it, rebuilt when missing (notebooks 05-08).
+"""What a notebook needs from the notebooks before it, rebuilt when missing (notebooks 04-09).
 
 Every notebook runs on its own in a fresh kernel (Colab gives each one a fresh
 machine). :func:`prepare` loads the dataset, the feature cache and the
@@ -23,6 +23,7 @@ from helpers.features import extract_features
 from helpers.models import build_attention_model, build_caption_model
 from helpers.pretraining import pretrain
 from helpers.runs import (
+    GRID_MODELS,
     MODEL_FILE,
     load_trained,
     model_dir,
@@ -33,6 +34,7 @@ from helpers.runs import (
 from helpers.shapes_vgg import load_card
 from helpers.text import DEFAULT_MIN_COUNT, Vocabulary
 from helpers.training import CaptionData, feature_stats, fit
+from helpers.transformer import build_transformer_model
 
 
 def _note(notes: list[str], text: str, progress: bool) -> None:
@@ -157,37 +159,51 @@ def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
     return PreparedRun(settings, dataset, cache, vocab, notes, progress)
 
 
-def load_or_train(prepared: PreparedRun, attention: bool = False,
+_MADE_IN = {"merge": ("model", "notebook 05"), "attention": ("attention model", "notebook 08"),
+            "transformer": ("transformer", "notebook 09")}
+
+
+def build_model(prepared: PreparedRun, name: str = "merge") -> keras.Model:
+    """A new, untrained model of kind ``name`` (:data:`helpers.runs.MODELS`) for ``prepared``."""
+    settings, vocab = prepared.settings, prepared.vocab
+    if name == "attention":
+        return build_attention_model(len(vocab), grid_shape=prepared.layers.grid_shape,
+                                     grid_stats=prepared.grid_stats(), seed=settings.seed)
+    if name == "transformer":
+        return build_transformer_model(len(vocab), grid_shape=prepared.layers.grid_shape,
+                                       max_length=vocab.max_length,
+                                       grid_stats=prepared.grid_stats(), seed=settings.seed)
+    return build_caption_model(len(vocab), feature_dim=prepared.feature_dim,
+                               feature_stats=prepared.feature_stats(), seed=settings.seed)
+
+
+def load_or_train(prepared: PreparedRun, attention: bool = False, *, model: str | None = None,
                   **fit_options) -> tuple[keras.Model, dict]:
-    """The best model of the run (notebook 05), trained now if there is none.
+    """The run's trained model of kind ``model``, trained now if there is none.
 
-    ``attention``: the attention model of notebook 08 instead, in
-    ``<run>/attention/`` (``prepared`` must hold the grid). Returns the model
-    and its ``model.json`` record; a note is said (and added to
-    ``prepared.notes``) before the model is trained here.
+    ``model``: ``"merge"`` (notebook 05, the default), ``"attention"``
+    (notebook 08; ``attention=True`` says the same) or ``"transformer"``
+    (notebook 09), each in its folder of the run (:func:`helpers.runs.model_dir`);
+    the last two need ``prepared`` to hold the grid. Returns the model and its
+    ``model.json`` record; a note is said (and added to ``prepared.notes``)
+    before the model is trained here.
     """
-
-    run_dir = model_dir(prepared.settings, attention)
+    name = model or ("attention" if attention else "merge")
+    run_dir = model_dir(prepared.settings, model=name)
     if (run_dir / MODEL_FILE).exists():
-        model, vocab, meta = load_trained(run_dir)
-        wanted = run_info(prepared.settings, attention, fingerprint=False)
+        trained, vocab, meta = load_trained(run_dir)
+        wanted = run_info(prepared.settings, model=name, fingerprint=False)
         same = all(meta.get(key) == wanted[key] for key in ("encoder", "encoder_weights", "seed"))
         if vocab.words == prepared.vocab.words and same:
-            return model, meta
+            return trained, meta
         prepared.note("The saved model was trained with another vocabulary, another "
-                              "encoder or its weights, or another seed.")
+                      "encoder or its weights, or another seed.")
     settings = prepared.settings
-    which, where = ("attention model", "notebook 08") if attention else ("model", "notebook 05")
-    prepared.note(f"Training the {which} now ({settings.epochs} epochs; "
-                          f"{where} does this).")
-    if attention:
-        model = build_attention_model(len(prepared.vocab), grid_shape=prepared.layers.grid_shape,
-                                      grid_stats=prepared.grid_stats(), seed=settings.seed)
-    else:
-        model = build_caption_model(len(prepared.vocab), feature_dim=prepared.feature_dim,
-                                    feature_stats=prepared.feature_stats(), seed=settings.seed)
-    fit(model, prepared.vocab, prepared.split("train", attention),
-        prepared.split("val", attention), run_dir, epochs=settings.epochs, seed=settings.seed,
-        info=run_info(settings, attention), **fit_options)
-    model, _, meta = load_trained(run_dir)
-    return model, meta
+    which, where = _MADE_IN[name]
+    prepared.note(f"Training the {which} now ({settings.epochs} epochs; {where} does this).")
+    grid = name in GRID_MODELS
+    fit(build_model(prepared, name), prepared.vocab, prepared.split("train", grid),
+        prepared.split("val", grid), run_dir, epochs=settings.epochs, seed=settings.seed,
+        info=run_info(settings, model=name), **fit_options)
+    trained, _, meta = load_trained(run_dir)
+    return trained, meta

@@ -23,6 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+import helpers.transformer  # noqa: F401  (registers its layers, so a saved transformer loads)
 from helpers.encoders import EncoderChoice, encoder_spec
 from helpers.features import build_encoder
 from helpers.models import check_vocabulary
@@ -78,10 +79,13 @@ def save_captions(run_dir: str | Path, split: str, names: list[str],
     return write_atomically(Path(run_dir) / f"captions_{split}.json", json.dumps(table, indent=1))
 
 
-MODELS: dict[str, str] = {"merge": "", "attention": "attention"}
+MODELS: dict[str, str] = {"merge": "", "attention": "attention", "transformer": "transformer"}
 """The models a run folder can hold, by name, and the subfolder each is saved in: the merge
 model (notebook 05) in the run folder itself, the attention model (notebook 08) in
-``attention/``. A new kind of model joins here."""
+``attention/``, the transformer (notebook 09) in ``transformer/``. A new kind joins here."""
+
+GRID_MODELS = ("attention", "transformer")
+"""The models that read the encoder's conv grid instead of ``fc2``."""
 
 ATTENTION_FOLDER = MODELS["attention"]
 ENCODERS_FOLDER = "encoders"  # a run's copy of its pretrained shapes-vgg, as in the data folder
@@ -144,7 +148,7 @@ def run_info(settings, attention: bool = False, *, model: str | None = None,
         weights = weights_id(card) if card else "not pretrained yet"
     info = {"dataset": settings.dataset, "encoder": settings.encoder,
             "encoder_weights": weights,
-            "layer": spec.grid if name == "attention" else spec.fc2, "seed": settings.seed}
+            "layer": spec.grid if name in GRID_MODELS else spec.fc2, "seed": settings.seed}
     if fingerprint and (card is not None or (spec.takes_weights and weights != "imagenet")):
         if spec.takes_weights and weights != "none":
             path = Path(weights).expanduser()

@@ -39,6 +39,7 @@ from helpers.models import check_vocabulary, count_parameters, is_attention_mode
 from helpers.runs import HISTORY_FILE, read_history, save_trained
 from helpers.runtime import backed_up_epochs, write_atomically
 from helpers.text import Vocabulary
+from helpers.transformer import is_transformer_model
 
 BATCH_SIZE = 32
 CHECKPOINTS = "checkpoints"  # BackupAndRestore's folder: the last epoch, to resume from
@@ -318,7 +319,8 @@ def fit(
                                                   delete_checkpoint=False)]
     # a run that stopped early asks for no more epochs: BackupAndRestore only restores its last
     last = min(epochs, resumed_from) if state["stopped_early"] else epochs
-    step = "attention training" if is_attention_model(model) else "merge training"
+    step = ("transformer training" if is_transformer_model(model) else
+            "attention training" if is_attention_model(model) else "merge training")
     note = cost_note(step, train.num_words * max(last - resumed_from, 0)) if verbose else None
     if note:  # a long training says so before it starts, with the way out
         print(note, flush=True)

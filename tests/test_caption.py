@@ -25,6 +25,7 @@ from helpers.settings import get_settings
 from helpers.shapes import Scene, Thing, draw_scene
 from helpers.shapes_vgg import WEIGHTS_FILE
 from helpers.text import Vocabulary
+from helpers.transformer import build_transformer_model
 from tests.fixtures import sample_captions, write_official
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,8 +181,8 @@ def test_a_model_whose_encoder_cannot_be_rebuilt_says_so(photos, tmp_path):
                          encoder_weights="/home/someone/vgg16_weights.h5")
     with pytest.raises(CaptionRunError, match="(?s)needs VGG16 with weights.*neither"):
         Captioner.load(elsewhere)
-    unknown = save_run(tmp_path / "unknown", vocab, encoder="resnet50")
-    with pytest.raises(CaptionRunError, match="(?s)resnet50.*notebook 05"):
+    unknown = save_run(tmp_path / "unknown", vocab, encoder="resnet18")
+    with pytest.raises(CaptionRunError, match="(?s)resnet18.*notebook 05"):
         Captioner.load(unknown)
 
 
@@ -242,8 +243,30 @@ def test_the_attention_model_captions_by_name_or_by_its_folder(photos, attention
     # the merge model is the default; a run with only the attention model says what to pass
     with pytest.raises(CaptionRunError, match="holds no merge model.*--model attention"):
         Captioner.load(run_dir)
-    with pytest.raises(CaptionRunError, match="Unknown model 'transformer'.*merge, attention"):
+    with pytest.raises(CaptionRunError, match="Unknown model 'gru'.*merge, attention, transf"):
+        Captioner.load(run_dir, model="gru")
+    with pytest.raises(CaptionRunError, match="holds no transformer model.*--model attention"):
         Captioner.load(run_dir, model="transformer")
+
+
+def test_the_transformer_captions_by_name(photos, attention_run, capsys):
+    """python -m helpers.caption --model transformer, as for merge and attention (issue 22)."""
+    dataset, _, vocab, _ = photos
+    cache, _ = attention_run
+    settings = get_settings()
+    spec = encoder_spec(settings.encoder)
+    model = build_transformer_model(len(vocab), grid_shape=spec.grid_shape,
+                                    max_length=vocab.max_length, dim=16, heads=2, ff_dim=16,
+                                    blocks=1, seed=0)
+    run_dir = cache.folder.parent / "transformer_run"
+    save_trained(model, vocab, model_dir(run_dir, model="transformer"),
+                 **{**run_info(settings, model="transformer"), "epoch": 1, "val_loss": 1.0})
+    names = cache.available[:2]
+    paths = [dataset.image_path(n) for n in names]
+    expected = greedy_decode(model, cache.get(names, spec.grid), vocab).captions
+    assert caption_image(paths, run_dir, model="transformer") == expected
+    assert main([str(paths[0]), "--run", str(run_dir), "--model", "transformer"]) == 0
+    assert capsys.readouterr().out.splitlines() == [expected[0]]
 
 
 def test_a_run_folder_captions_without_its_data_folder(photos, tmp_path):
