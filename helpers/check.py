@@ -32,14 +32,14 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from helpers.download import FLICKR8K_URL
+from helpers.encoders import ENCODERS
 from helpers.runtime import gpu_names, in_colab, native_logs_to_file, repo_root
 from helpers.settings import get_settings
 
 PYTHON_MIN = (3, 10)
 FLICKR8K_DISK_GB = 5.0  # zips 1.1 GB, images 1.1 GB, features and the conv grid 1.8 GB
-IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
-IMAGENET_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
-                + IMAGENET_FILE)
+IMAGENET_FILE = ENCODERS["vgg16"].imagenet.file  # the file helpers.features downloads
+IMAGENET_URL = ENCODERS["vgg16"].imagenet.url
 TIMES = 'README.md, "How long it takes"'  # the one table of measured run times
 SETUP_INSTALLS_ON_COLAB = {"pycocoevalcap"}  # Colab lacks it; the Setup cells %pip install it
 PACKAGES = {  # distribution name: what it is for; pyproject.toml declares each

@@ -1,4 +1,4 @@
-"""Image features from VGG16 (or shapes-vgg), computed once and cached (notebook 02).
+"""Image features from VGG16 (or another encoder), computed once and cached (notebook 02).
 
 The captioner never sees pixels: it sees what VGG16, a network trained to
 recognise ImageNet's 1,000 classes, makes of them. We take the 4,096 numbers of
@@ -8,6 +8,9 @@ convolution ``block5_conv3``, both from one forward pass. Offline, on the shapes
 world, the encoder is ``shapes-vgg`` (:mod:`helpers.shapes_vgg`): the same idea
 on a small scale, ``fc2`` of 1,024 numbers and a 14x14 grid. Nothing here
 trains it: it is pretrained first (:func:`helpers.pretraining.pretrain`).
+Stronger ImageNet networks serve the same way (``CAPTION_ENCODER=resnet50`` or
+``efficientnetb0``, :mod:`helpers.encoders`): their vector is the average of
+their last block's 7x7 grid.
 
 Extraction is the slowest step of the series, so its result is cached in the
 run folder and the cache is treated with care:
@@ -26,17 +29,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from helpers.costs import cost_note
-from helpers.encoders import EncoderChoice
+from helpers.encoders import ENCODERS, EncoderChoice, EncoderSpec
 from helpers.feature_cache import FeatureCache, FeatureCacheError, write_json
-from helpers.images import IMAGE_SIZE, image_batches
+from helpers.images import IMAGE_SIZE, VGG_MEAN_BGR, image_batches
 from helpers.shapes_vgg import load_shapes_vgg, pretrained_card, weights_id
 
 
@@ -44,14 +49,62 @@ class EncoderWeightsError(RuntimeError):
     """The encoder's weights could not be had; the message lists the offline choices."""
 
 
+IMAGENET_MIRROR: str | None = None
+"""A folder URL to fetch ImageNet weights files from instead of Keras' own (the tests: a
+local server). Read at each download, so it can be set on the module."""
+
+IMAGENET_CACHE: str | Path | None = None
+"""Where downloaded weights are kept (in its ``models/``); ``None``: Keras' own, ``~/.keras``."""
+
+EFFICIENTNET_STDDEV_RGB = (0.229, 0.224, 0.225)
+"""ImageNet's pixel spread, as Keras' EfficientNet divides by it once more (see
+:func:`_keras_network`)."""
+
+
+def imagenet_weights(spec: EncoderSpec) -> Path:
+    """The ImageNet weights file of a Keras encoder, downloaded once (notebook 02).
+
+    ``keras.utils.get_file`` with the file name, folder (``~/.keras/models/``)
+    and MD5 digest that ``keras.applications`` use, so a file either of them
+    fetched serves both, a download shows a progress bar, and a partial or
+    damaged file is fetched again. When it cannot be had, an
+    :class:`EncoderWeightsError` says how to work offline.
+    """
+    from keras.utils import get_file  # imported here: the registry needs no TensorFlow
+
+    weights = spec.imagenet
+    if weights is None:
+        raise ValueError(f"the {spec.name} encoder has no ImageNet weights")
+    origin = f"{IMAGENET_MIRROR.rstrip('/')}/{weights.file}" if IMAGENET_MIRROR else weights.url
+    home = Path(IMAGENET_CACHE or os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    try:
+        return Path(get_file(weights.file, origin, cache_subdir="models", file_hash=weights.md5,
+                             cache_dir=str(IMAGENET_CACHE) if IMAGENET_CACHE else None))
+    except Exception as err:
+        raise EncoderWeightsError(
+            f"Could not get {spec.keras_name}'s ImageNet weights ({err}).\n"
+            f"Keras downloads them once (about {weights.megabytes} MB) into {home / 'models'}/. "
+            "Offline you can:\n"
+            f"  * copy {weights.file} from a machine with internet into that folder, or "
+            "anywhere and set CAPTION_ENCODER_WEIGHTS=/path/to/that/file, or\n"
+            "  * set CAPTION_ENCODER_WEIGHTS=none for a randomly initialised encoder "
+            "(fine on the shapes world, poor on real photos)."
+        ) from err
+
+
 def build_encoder(choice: EncoderChoice, grid: bool = False):
     """The encoder cut at ``fc2`` (and at its conv grid when ``grid``), layers taken by name.
 
     ``choice`` (``settings.encoder_choice``, or :func:`helpers.encoders.choose_encoder`)
-    says which network. For VGG16, its weights: ``"imagenet"`` (downloaded once
-    by Keras, about 528 MB), ``"none"`` (random initialisation from its seed: no
-    download, the same network on every machine) or the path of a VGG16 weights
-    file. ``shapes-vgg`` is the small network pretrained on shapes-world scenes,
+    says which network. For a Keras network (VGG16, ResNet50V2, EfficientNetB0),
+    its weights: ``"imagenet"`` (downloaded once, :func:`imagenet_weights`),
+    ``"none"`` (random initialisation from its seed: no download, the same
+    network on every machine) or the path of a weights file of that network
+    (for ResNet50V2 and EfficientNetB0, the file without the classifier,
+    ``..._notop.h5``). Every encoder reads the same input, pictures with VGG16's
+    preprocessing (:func:`helpers.images.load_image`); ResNet50V2 and
+    EfficientNetB0 turn it into their own first (:func:`_keras_network`).
+    ``shapes-vgg`` is the small network pretrained on shapes-world scenes,
     loaded from ``choice.data_dir`` (a data folder, or a run folder, which
     carries a copy): :class:`helpers.shapes_vgg.NotPretrainedError` says how to
     pretrain it when it holds none (:func:`helpers.pretraining.pretrain`).
@@ -69,46 +122,72 @@ def build_encoder(choice: EncoderChoice, grid: bool = False):
         outputs = [base.get_layer(name).output for name in layers]
         return keras.Model(base.input, outputs, name=spec.name.replace("-", "_") + "_encoder")
     if weights == "none":
-        base = _random_vgg16(choice.seed)
-    elif weights == "imagenet":
-        try:
-            base = keras.applications.VGG16(weights="imagenet")
-        except Exception as err:
-            raise EncoderWeightsError(
-                f"Could not get VGG16's ImageNet weights ({err}).\n"
-                "Keras downloads them once (about 528 MB) into ~/.keras/models/. Offline you can:\n"
-                "  * copy vgg16_weights_tf_dim_ordering_tf_kernels.h5 from a machine with "
-                "internet and set CAPTION_ENCODER_WEIGHTS=/path/to/that/file, or\n"
-                "  * set CAPTION_ENCODER_WEIGHTS=none for a randomly initialised encoder "
-                "(fine on the shapes world, poor on real photos)."
-            ) from err
+        base = _seeded(lambda: _keras_network(spec, None), choice.seed)
     else:
-        path = Path(weights).expanduser()
+        path = imagenet_weights(spec) if weights == "imagenet" else Path(weights).expanduser()
         if not path.is_file():
             raise EncoderWeightsError(
                 f"CAPTION_ENCODER_WEIGHTS={weights!r} is neither 'imagenet', 'none' nor a file."
             )
         try:
-            base = keras.applications.VGG16(weights=str(path))
+            base = _keras_network(spec, path)
         except Exception as err:
-            raise EncoderWeightsError(f"{path} is not a VGG16 weights file: {err}") from err
+            article = "an" if spec.keras_name[0] in "AEIOU" else "a"
+            raise EncoderWeightsError(
+                f"{path} is not {article} {spec.keras_name} weights file (Keras' is "
+                f"{spec.imagenet.file}): {err}") from err
     outputs = [base.get_layer(name).output for name in layers]
-    return keras.Model(base.input, outputs, name="vgg16_encoder")
+    return keras.Model(base.inputs[0], outputs, name=f"{spec.name}_encoder")
 
 
-def _random_vgg16(seed: int):
-    """VGG16 with random weights from ``seed``: the same network on every machine (notebook 02).
+def _keras_network(spec: EncoderSpec, weights: Path | None):
+    """The ``keras.applications`` network of ``spec``, reading VGG16-preprocessed pictures.
 
-    Keras' VGG16 takes no seed: each layer draws its initialisers' seeds from
-    Python's ``random``. So that state is seeded for the build and put back
-    afterwards, and a learner's own random sequences go on as before.
+    VGG16 is built as Keras builds it, classifier and all (``fc2`` is in it).
+    ResNet50V2 and EfficientNetB0 are built without their classifier, averaged
+    by ``pooling="avg"`` (layer ``avg_pool``), behind one layer that undoes
+    VGG16's preprocessing (back to RGB pixels 0-255) and applies their own
+    ``preprocess_input``. Keras' EfficientNet, given ImageNet weights by name,
+    also divides its normalised input by the square root of ImageNet's pixel
+    spread (to match the original network, tensorflow/tensorflow#49930); a
+    weights file loaded by path would miss that step, so it is put into the
+    ``Normalization`` layer here: a file behaves exactly as ``"imagenet"``.
     """
     import keras
 
+    build = getattr(keras.applications, spec.keras_name)
+    path = None if weights is None else str(weights)
+    if not spec.pooled:
+        return build(weights=path)
+    preprocess_input = getattr(keras.applications, spec.preprocessing).preprocess_input
+
+    def own_preprocessing(images):
+        return preprocess_input(keras.ops.flip(images + VGG_MEAN_BGR, axis=-1))
+
+    images = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="images")
+    pixels = keras.layers.Lambda(own_preprocessing, name=f"{spec.preprocessing}_preprocessing")
+    network = build(include_top=False, weights=path, pooling="avg",
+                    input_tensor=pixels(images))
+    if path is not None and spec.family == "efficientnetb0":
+        norm = next(x for x in network.layers if isinstance(x, keras.layers.Normalization))
+        mean, variance, count = norm.get_weights()
+        norm.set_weights([mean, variance * np.float32(EFFICIENTNET_STDDEV_RGB), count])
+        norm.finalize_state()  # the layer divides by what it read at loading otherwise
+    return network
+
+
+def _seeded(build: Callable, seed: int):
+    """``build()`` with Python's ``random`` seeded: a random network, the same on every machine.
+
+    Keras' applications take no seed: each layer draws its initialisers' seeds
+    from Python's ``random``. So that state is seeded for the build and put
+    back afterwards, and a learner's own random sequences go on as before
+    (notebook 02).
+    """
     state = random.getstate()
     random.seed(seed)
     try:
-        return keras.applications.VGG16(weights=None)
+        return build()
     finally:
         random.setstate(state)
 
@@ -120,10 +199,11 @@ def cache_settings(dataset_name: str, choice: EncoderChoice, grid: bool,
     For ``shapes-vgg``, ``weights`` is ignored: ``pretrained`` (the recipe and
     when its pretraining finished, from :func:`helpers.shapes_vgg.weights_id`)
     stands for the weights, so weights pretrained again mean features made again.
+    A Keras network is named as Keras names it (``"VGG16"``, ``"ResNet50V2"``).
     """
     spec = choice.spec
     if spec.takes_weights:
-        made_by = {"encoder": "VGG16", "weights": choice.weights}
+        made_by = {"encoder": spec.keras_name, "weights": choice.weights}
     else:
         made_by = {"encoder": spec.name, "weights": pretrained}
     return {
@@ -134,9 +214,13 @@ def cache_settings(dataset_name: str, choice: EncoderChoice, grid: bool,
     }
 
 
+_KERAS_NAMES = {spec.keras_name for spec in ENCODERS.values() if spec.takes_weights}
+
+
 def _made_by(settings: dict) -> tuple:
-    """The dataset and encoder of a cache (VGG16's weights too): what a run folder is kept for."""
-    weights = settings["weights"] if settings["encoder"] == "VGG16" else None
+    """The dataset and encoder of a cache (a Keras network's weights too): what a run folder
+    is kept for."""
+    weights = settings["weights"] if settings["encoder"] in _KERAS_NAMES else None
     return settings["dataset"], settings["encoder"], weights
 
 

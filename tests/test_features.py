@@ -70,13 +70,11 @@ def test_bad_weights_setting_is_explained(tmp_path):
         build_encoder(choose_encoder("vgg16", str(tmp_path / "bad.h5")))
 
 
-def test_imagenet_download_failure_names_offline_choices(monkeypatch):
-    import keras
+def test_imagenet_download_failure_names_offline_choices(monkeypatch, tmp_path):
+    from helpers import features
 
-    def offline(*args, **kwargs):
-        raise Exception("URL fetch failure: no network")
-
-    monkeypatch.setattr(keras.applications, "VGG16", offline)
+    monkeypatch.setattr(features, "IMAGENET_MIRROR", "http://127.0.0.1:9")  # offline
+    monkeypatch.setattr(features, "IMAGENET_CACHE", tmp_path)  # nothing cached: no download
     with pytest.raises(EncoderWeightsError, match="(?s)CAPTION_ENCODER_WEIGHTS=none"):
         build_encoder(choose_encoder("vgg16", "imagenet"))
 
