@@ -23,13 +23,17 @@ gets exactly what it asks for: those arguments win over everything.
 | data folder      | ``CAPTION_DATA_DIR``      | ``<repo>/data``                      |
 | run folder       | ``CAPTION_RUN_DIR``       | ``<repo>/runs/<dataset>/<encoder>``  |
 | encoder          | ``CAPTION_ENCODER``       | ``vgg16`` (``shapes-vgg`` for shapes) |
-| encoder weights  | ``CAPTION_ENCODER_WEIGHTS`` | ``imagenet`` (VGG16's; ``none``: random) |
+| encoder weights  | ``CAPTION_ENCODER_WEIGHTS`` | ``imagenet`` (``none``: random; or a file) |
 | epochs           | ``CAPTION_EPOCHS``        | ``20``                               |
 | model seed       | ``CAPTION_SEED``          | ``0`` (initial weights, dropout, shuffling) |
 | shapes images    | ``CAPTION_SHAPES_IMAGES`` | ``1000`` (size of the shapes world)  |
 
+The encoders are ``vgg16``, ``resnet50`` (Keras' ResNet50V2), ``efficientnetb0``
+and ``shapes-vgg``; the table in :mod:`helpers.encoders` gives their layers.
+Encoder weights apply to the first three (``shapes-vgg`` has its own).
+
 The default run folder is one per dataset *and* encoder (see :func:`run_name`),
-so switching encoders, or VGG16's weights, and back costs nothing: each keeps
+so switching encoders, or their weights, and back costs nothing: each keeps
 its own feature cache and models. A ``CAPTION_RUN_DIR`` you set is used as given.
 
 Code that needs a setting takes a :class:`Settings` and never reads the
@@ -163,10 +167,13 @@ def run_name(encoder: str, weights: str = "imagenet") -> str:
     """The default run folder's last part for an encoder and its weights.
 
     ``shapes-vgg`` -> ``shapes-vgg``; VGG16 with ImageNet weights -> ``vgg16``,
-    random (``none``) -> ``vgg16-random``, a weights file -> ``vgg16-<file stem>``.
+    random (``none``) -> ``vgg16-random``, a weights file -> ``vgg16-<file stem>``;
+    the same for ``resnet50`` and ``efficientnetb0``.
 
     >>> run_name("vgg16", "none"), run_name("vgg16", "/data/my_vgg.h5")
     ('vgg16-random', 'vgg16-my_vgg')
+    >>> run_name("resnet50"), run_name("efficientnetb0", "none")
+    ('resnet50', 'efficientnetb0-random')
     """
     spec = encoder_spec(encoder)
     if not spec.takes_weights or weights == "imagenet":
@@ -208,7 +215,7 @@ class Settings:
     def encoder_choice(self) -> EncoderChoice:
         """The run's encoder as one value: name, weights, where shapes-vgg is kept (notebook 02).
 
-        A random VGG16 (weights ``none``) always starts from seed 0, not the
+        A random network (weights ``none``) always starts from seed 0, not the
         model seed: the features, and so the cache, do not change with it.
         """
         return choose_encoder(self.encoder, self.encoder_weights, self.data_dir)
