@@ -85,19 +85,23 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "06": ("dataset", "features", "vocabulary", "model"),
     "07": ("dataset", "features", "vocabulary", "model"),
     "08": ("dataset", "features", "grid", "vocabulary", "model"),
+    "09": ("dataset", "features", "grid", "vocabulary", "model", "attention model"),
 }
 """What each notebook needs from the notebooks before it (:func:`helpers.pipeline.prepare`
 and ``load_or_train`` rebuild it when it is missing)."""
 
-MADE_BY = {"dataset": "01", "features": "02", "grid": "02", "vocabulary": "03", "model": "05"}
+MADE_BY = {"dataset": "01", "features": "02", "grid": "02", "vocabulary": "03", "model": "05",
+           "attention model": "08"}
 
 TRANSFER_MB_PER_S = {"download": 30.0, "drive": 100.0, "unpack": 40.0}
 """Rough speeds on Colab in MB/s (estimates): a download from the dataset's server, a copy
 from the Drive mount to the local disk, unpacking a zip."""
 
 SIZES_MB = {
-    "flickr8k": {"dataset": 1120.0, "features": 70.0, "grid": 1640.0, "model": 30.0},
-    "shapes": {"dataset": 0.0, "features": 5.0, "grid": 100.0, "model": 10.0},
+    "flickr8k": {"dataset": 1120.0, "features": 70.0, "grid": 1640.0, "model": 30.0,
+                 "attention model": 30.0},
+    "shapes": {"dataset": 0.0, "features": 5.0, "grid": 100.0, "model": 10.0,
+               "attention model": 5.0},
 }
 """About how many MB each artifact takes (estimates; the zips of Flickr8k are about 1.1 GB)."""
 
@@ -134,9 +138,10 @@ def rebuild_seconds(notebook: str, settings, on: str, drive: bool) -> float:
             seconds += estimate_seconds(f"{encoder} features", images, on)
             if encoder == "shapes-vgg":  # its weights are pretrained first
                 seconds += PRETRAINING_SECONDS[on]
-        elif part == "model":
+        elif part in ("model", "attention model"):
             words = TRAIN_WORDS_PER_IMAGE[dataset] * images * 0.75  # the training split
-            seconds += settings.epochs * estimate_seconds("merge training", words, on)
+            step = "merge training" if part == "model" else "attention training"
+            seconds += settings.epochs * estimate_seconds(step, words, on)
     return seconds
 
 

@@ -44,7 +44,9 @@ What runs, and why (about two and a half minutes on a 2-core CPU):
   quality of captions: minutes, and asserts that a 2-epoch model on 12
   pictures cannot meet. ``make test`` runs them on the shapes world. 08 up
   to where it has the features with the conv grid, the vocabulary and the
-  merge model it compares with; it trains its own model after that.
+  merge model it compares with; it trains its own model after that. 09 up to
+  where it has the grid, the merge and the attention models (both trained
+  here for 2 epochs) and begins its lesson.
 
 A notebook passes when its cells ran without error (its own asserts
 included), the data folder that was empty holds the downloaded Flickr8k, and
@@ -98,6 +100,10 @@ PLAN = {
     "08_attention.ipynb": ("## The grid: 196 places to look", [
         "No Flickr8k in the data folder: downloading it", "extracting the features now",
         f"Training the model now ({EPOCHS} epochs", "grid block5_conv3 of shape (14, 14, 512)"]),
+    "09_transformer.ipynb": ("## What an average cannot know", [
+        "No Flickr8k in the data folder: downloading it", "extracting the features now",
+        f"Training the model now ({EPOCHS} epochs",
+        f"Training the attention model now ({EPOCHS} epochs"]),
 }
 GPU_ADVICE = "Runtime > Change runtime type > T4 GPU"  # helpers.check.gpu_note, on Colab
 PIP_NOTE = "Note: you may need to restart the kernel to use updated packages."  # %pip says it

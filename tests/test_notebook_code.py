@@ -84,3 +84,26 @@ def test_notebook_05_masked_loss_is_helpers_masked_loss():
     changed[targets == 0] = 1 / 9  # what the model says at padded positions is ignored
     np.testing.assert_allclose(float(masked_cross_entropy(targets, changed)),
                                float(masked_cross_entropy(targets, probs)), rtol=1e-6)
+
+
+def test_notebook_09_decoder_block_is_helpers_decoder_block():
+    """The block notebook 09 writes out computes what helpers.transformer.DecoderBlock does,
+    padding and the causal mask included."""
+    import keras.ops as ops
+
+    from helpers.transformer import DecoderBlock
+
+    decoder_block = notebook_function("09_transformer.ipynb", "decoder_block", {"ops": ops})
+    rng = np.random.default_rng(2)
+    block = DecoderBlock(dim=8, heads=2, ff_dim=16, dropout=0.0, seed=4)
+    words = rng.normal(size=(3, 5, 8)).astype("float32")
+    memory = rng.normal(size=(3, 12, 8)).astype("float32")
+    tokens = np.array([[2, 5, 6, 7, 3], [2, 5, 3, 0, 0], [2, 6, 6, 3, 0]], dtype="int32")
+    theirs, their_weights = block(words, memory, tokens)
+    ours, our_weights = decoder_block(block, words, memory, tokens)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    np.testing.assert_allclose(our_weights, their_weights, atol=1e-6)
+    later = words.copy()
+    later[:, -1] += 1.0  # the last word changes: the words before it must not
+    changed, _ = decoder_block(block, later, memory, tokens)
+    np.testing.assert_allclose(np.asarray(changed)[:, :-1], np.asarray(ours)[:, :-1], atol=1e-5)

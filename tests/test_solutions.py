@@ -466,3 +466,24 @@ def test_nb07_worst_overlap():
     scores = [0.1, 0.5, 0.2, 0.9, 0.0, 0.7]
     assert worst_overlap(scores, scores, 3) == 1.0
     assert worst_overlap(scores, [-s for s in scores], 3) == 0.0
+
+
+def test_nb09_without_positions_the_transformer_cannot_see_the_mirror():
+    from helpers.transformer import build_transformer_model
+    from solutions.nb09_transformer import head_maps, mirror_change
+
+    model = build_transformer_model(9, grid_shape=(3, 4, 5), max_length=6, dim=8, heads=2,
+                                    ff_dim=8, blocks=2, dropout=0.0, seed=3)
+    grids = np.random.default_rng(0).normal(size=(3, 3, 4, 5)).astype("float32")
+    tokens = np.array([[2, 5, 6, 7, 0]] * 3, dtype="int32")
+    assert mirror_change(model, grids, tokens) > 1e-4
+    assert mirror_change(model, grids, tokens, zero_positions=True) < 1e-5
+    assert mirror_change(model, grids, tokens) > 1e-4  # the tables were put back
+    maps = head_maps(model, grids, tokens)
+    assert maps.shape == (3, 2, 5, 12)
+    np.testing.assert_allclose(maps.sum(axis=-1), 1.0, atol=1e-5)
+    from helpers.transformer import cross_attention_model
+
+    np.testing.assert_allclose(maps.mean(axis=1),
+                               cross_attention_model(model).predict([grids, tokens], verbose=0),
+                               atol=1e-5)

@@ -129,7 +129,7 @@ except ModuleNotFoundError:  # a local clone without `pip install -e .`
     return text
 
 
-USES_A_GPU = ("02", "04", "05", "06", "07", "08")
+USES_A_GPU = ("02", "04", "05", "06", "07", "08", "09")
 """The notebooks that run networks, or may rebuild what earlier ones made (features, a
 model) on a fresh Colab runtime. 00, 01 and 03 do not: asking Colab for a GPU there
 would spend a student's quota for nothing."""

@@ -234,6 +234,10 @@ TERMS: dict[str, str] = {
     "attention map": r"attention maps?",
     "doubly stochastic penalty": r"doubly stochastic|coverage penalty",
     "model seed": r"model seed",
+    "transformer": r"transformers?",
+    "position embedding": r"position embeddings?",
+    "self-attention": r"self-attention",
+    "cross-attention": r"cross-attention",
 }
 """The series' terms, each with the pattern that finds a use of it in the prose."""
 
