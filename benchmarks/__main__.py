@@ -12,7 +12,8 @@ BENCHMARKS = (
     ("the shapes world's encoders: shapes-vgg (pretrained here) against VGG16", encoders),
     ("training speed at Flickr8k scale (predicted words per second)", training),
     ("decoding the 1,000-image test split at Flickr8k scale", decoding),
-    ("the attention captioner (notebook 08) against the merge model, Flickr8k scale", attention),
+    ("the attention captioner (notebook 08) and the transformer (notebook 09) against the merge "
+     "model, Flickr8k scale", attention),
 )
 """Each benchmark module has ``run()`` (measure) and ``report(results)`` (lines to print)."""
 

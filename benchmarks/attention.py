@@ -1,11 +1,14 @@
-"""The attention captioner (notebook 08) against the merge model, at Flickr8k scale.
+"""The attention captioner (notebook 08) and the transformer (notebook 09) against the merge
+model, at Flickr8k scale.
 
-Both models get the same captions (Flickr8k's training captions, or text of
+The models get the same captions (Flickr8k's training captions, or text of
 its size) and the same vocabulary:
 
 * the merge model reads ``fc2`` (4,096 numbers per image) held in memory;
-* the attention model reads VGG16's 14x14x512 grid, streamed batch by batch
-  from a memory-mapped float16 file, as notebook 08 trains it.
+* the attention model and the transformer read VGG16's 14x14x512 grid,
+  streamed batch by batch from one memory-mapped float16 file, as notebooks 08
+  and 09 train them (the transformer at :mod:`helpers.transformer`'s default
+  size).
 
 Measured: training speed (predicted words per second) and peak memory, each
 model in its own process; and decoding time of 1,000 test images, greedy and
@@ -24,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 GRID_SHAPE = (14, 14, 512)
+KINDS = ("merge", "attention", "transformer")
+GRID_MODELS = {"attention": "attention (grid)", "transformer": "transformer (grid)"}
 
 
 def _data(kind: str, folder: Path, n_images: int):
@@ -53,12 +58,15 @@ def _data(kind: str, folder: Path, n_images: int):
     return CaptionData.from_captions("train", captions, vocab, features), vocab, source
 
 
-def _model(kind: str, vocab_size: int):
+def _model(kind: str, vocab):
     from helpers.models import build_attention_model, build_caption_model
+    from helpers.transformer import build_transformer_model
 
     if kind == "merge":
-        return build_caption_model(vocab_size)
-    return build_attention_model(vocab_size, grid_shape=GRID_SHAPE)
+        return build_caption_model(len(vocab))
+    if kind == "transformer":
+        return build_transformer_model(len(vocab), GRID_SHAPE, max_length=vocab.max_length)
+    return build_attention_model(len(vocab), grid_shape=GRID_SHAPE)
 
 
 def _measure(kind: str, folder: str, n_images: int, steps: int, train_steps: int,
@@ -71,7 +79,7 @@ def _measure(kind: str, folder: str, n_images: int, steps: int, train_steps: int
     from helpers.training import masked_loss
 
     data, vocab, source = _data(kind, Path(folder), n_images)
-    model = _model(kind, len(vocab))
+    model = _model(kind, vocab)
     model.compile(optimizer=keras.optimizers.Adam(), loss=masked_loss())
     speed = words_per_second(model, data.pipeline(32).repeat(), steps, warmup=3)
     peak_gb = _peak_memory_gb()
@@ -86,11 +94,12 @@ def _measure(kind: str, folder: str, n_images: int, steps: int, train_steps: int
 
 
 def run(n_images: int = 1000, steps: int = 20, train_steps: int = 150,
-        n_decode: int = 1000) -> dict[str, dict]:
-    """Each model in its own process (its own peak memory); the grid file in a temporary folder."""
+        n_decode: int = 1000, kinds: tuple[str, ...] = KINDS) -> dict[str, dict]:
+    """Each model in its own process (its own peak memory); the grid file, written once, in a
+    temporary folder."""
     results = {}
     with tempfile.TemporaryDirectory() as folder:
-        for kind in ("merge", "attention"):
+        for kind in kinds:
             out = subprocess.run(
                 [sys.executable, "-m", "benchmarks.attention", kind, folder, str(n_images),
                  str(steps), str(train_steps), str(n_decode)],
@@ -100,22 +109,29 @@ def run(n_images: int = 1000, steps: int = 20, train_steps: int = 150,
 
 
 def report(results: dict[str, dict]) -> list[str]:
-    merge, attention = results["merge"], results["attention"]
-    lines = [f"{attention['captions']:,} training captions of {attention['source']}; "
-             f"decoding {attention['images']:,} images"]
-    for name, r in (("merge (fc2)", merge), ("attention (grid)", attention)):
-        lines.append(f"{name:>17}: {r['words_per_second']:8,.0f} words/s training, peak memory "
+    """The figures of each model, then each grid model's ratios against merge (from this run)."""
+    merge = results["merge"]
+    grids = [kind for kind in GRID_MODELS if kind in results]
+    first = results[grids[0]] if grids else merge
+    lines = [f"{first['captions']:,} training captions of {first['source']}; "
+             f"decoding {first['images']:,} images"]
+    for name, r in [("merge (fc2)", merge)] + [(GRID_MODELS[k], results[k]) for k in grids]:
+        lines.append(f"{name:>18}: {r['words_per_second']:8,.0f} words/s training, peak memory "
                      f"{r['peak_gb']:.2f} GB; greedy {r['greedy_s']:6.2f} s, beam 3 "
                      f"{r['beam3_s']:6.2f} s ({r['tokens_per_caption']:.1f} tokens per caption)")
-    training = merge["words_per_second"] / attention["words_per_second"]
-    greedy, beam = (attention[k] / merge[k] for k in ("greedy_s", "beam3_s"))
-    longer = attention["tokens_per_caption"] / merge["tokens_per_caption"]
-    lines.append(f"attention / merge: training {training:.1f}x slower, greedy decoding "
-                 f"{greedy:.1f}x slower, beam 3 {beam:.1f}x slower")
-    lines.append(f"  per generated token (the captions' lengths differ {longer:.1f}x after so "
-                 f"little training): greedy {greedy / longer:.1f}x, beam 3 {beam / longer:.1f}x")
-    lines.append(f"(the attention model's grids, {attention['feature_mb']:,.0f} MB as float32, "
-                 "stay on disk: training reads 32 at a time)")
+    for kind in grids:
+        r = results[kind]
+        training = merge["words_per_second"] / r["words_per_second"]
+        greedy, beam = (r[k] / merge[k] for k in ("greedy_s", "beam3_s"))
+        longer = r["tokens_per_caption"] / merge["tokens_per_caption"]
+        lines.append(f"{kind} / merge: training {training:.1f}x slower, greedy decoding "
+                     f"{greedy:.1f}x slower, beam 3 {beam:.1f}x slower")
+        lines.append(f"  per generated token (the captions' lengths differ {longer:.1f}x after so "
+                     f"little training): greedy {greedy / longer:.1f}x, "
+                     f"beam 3 {beam / longer:.1f}x")
+    if grids:
+        lines.append(f"(the grids, {first['feature_mb']:,.0f} MB as float32, stay on disk: "
+                     "training reads 32 at a time)")
     return lines
 
 
