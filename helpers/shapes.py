@@ -211,7 +211,9 @@ def make_shapes_world(root: str | Path, n_images: int = 1000, seed: int = 0) -> 
     ``n_images`` and ``seed``; a world made with other settings is replaced.
     The files are written to a temporary folder that is renamed into place at
     the end, so an interrupted run never leaves a half-made world behind.
-    Takes a few seconds for 1,000 images.
+    Takes a few seconds for 1,000 images. Only an empty folder or an older shapes
+    world is ever replaced: a folder holding anything else (a data folder, a
+    download) is refused, so nothing of the learner's is deleted.
     """
     if n_images < 10:
         raise ValueError(f"n_images={n_images}: the shapes world needs at least 10 images")
@@ -220,6 +222,11 @@ def make_shapes_world(root: str | Path, n_images: int = 1000, seed: int = 0) -> 
     wanted = _settings_of(n_images, seed)
     if stamp.exists() and json.loads(stamp.read_text()) == wanted:
         return root
+    if root.is_file() or (root.is_dir() and not stamp.exists() and any(root.iterdir())):
+        raise FileExistsError(
+            f"{root} is not empty and holds no shapes world: the shapes world replaces the "
+            f"folder it is written to, so it needs one of its own, for example {root / 'shapes'}"
+            " (load_dataset('shapes') uses <data folder>/shapes). Nothing was changed.")
 
     staging = root.with_name(root.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)

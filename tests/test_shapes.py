@@ -57,6 +57,20 @@ def test_changed_settings_rebuild_the_world(tmp_path):
     assert not (tmp_path / "w.partial").exists()
 
 
+def test_a_folder_that_holds_other_things_is_never_replaced(tmp_path):
+    """make_shapes_world("data") once deleted a whole data folder, downloads included."""
+    data = tmp_path / "data"
+    keep = data / "flickr8k" / "downloads" / "Flickr8k_Dataset.zip"
+    keep.parent.mkdir(parents=True)
+    keep.write_bytes(b"a gigabyte, once")
+    with pytest.raises(FileExistsError, match="not empty and holds no shapes world.*data/shapes"):
+        make_shapes_world(data, n_images=10)
+    assert keep.read_bytes() == b"a gigabyte, once"
+    assert make_shapes_world(data / "shapes", n_images=10) == data / "shapes"  # its own folder
+    (tmp_path / "empty").mkdir()
+    assert make_shapes_world(tmp_path / "empty", n_images=10).is_dir()  # an empty one is fine
+
+
 def test_captions_name_what_is_in_the_picture(world):
     scenes = load_scenes(world.root)
     for name, captions in world.captions.items():
