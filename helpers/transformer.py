@@ -188,7 +188,9 @@ def build_transformer_model(
     for i in range(blocks):
         words, _ = DecoderBlock(dim, heads, ff_dim, dropout, seed=seed + 10 + i,
                                 name=f"decoder_block_{i + 1}")(words, memory, tokens)
-    probs = seeds.dense(vocab_size, activation="softmax", name="next_word")(words)
+    # small first weights: an untrained model guesses about uniformly, ln(vocabulary) of loss
+    probs = layers.Dense(vocab_size, activation="softmax", kernel_initializer=_normal(seeds),
+                         name="next_word")(words)
     return keras.Model([grid, tokens], probs, name=name)
 
 
