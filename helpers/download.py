@@ -15,12 +15,14 @@ from __future__ import annotations
 import errno
 import hashlib
 import shutil
+import urllib.error
 import zipfile
 import zlib
 from pathlib import Path
 
 from helpers.dataset import DatasetError
 from helpers.layouts import FLICKR8K_IMAGE_DIRS, detect_layout, find_in, list_images
+from helpers.runtime import native_logs_to_file
 from helpers.settings import SHAPES_INSTEAD
 
 # The official release of the series' data: two zips of the public
@@ -29,6 +31,12 @@ FLICKR8K_URL = "https://github.com/jbrownlee/Datasets/releases/download/Flickr8k
 
 
 FLICKR8K_ZIPS = ("Flickr8k_Dataset.zip", "Flickr8k_text.zip")
+
+
+# What each zip costs, said before its download starts (estimate: the release's
+# listing; the images zip is almost all of it).
+FLICKR8K_ZIP_SIZES_SAID = {"Flickr8k_Dataset.zip": "about 1 GB",
+                           "Flickr8k_text.zip": "about 2 MB"}
 
 
 # No digest or size of these zips is published, so none is assumed: a wrong one
@@ -133,7 +141,8 @@ def _fetch(zip_name: str, base_url: str, downloads: Path, force: bool) -> Path:
     Raises ``_DamagedZip`` when the file arrived but its digest is wrong (the
     file is left for the caller to delete), :class:`DatasetError` otherwise.
     """
-    from keras.utils import get_file  # imported here: loading data needs no TensorFlow
+    with native_logs_to_file():  # TensorFlow's start-up lines go to a log file, not here
+        from keras.utils import get_file  # imported here: loading data needs no TensorFlow
 
     digest = FLICKR8K_SHA256.get(zip_name)
     target = downloads / zip_name
@@ -161,12 +170,21 @@ def _fetch(zip_name: str, base_url: str, downloads: Path, force: bool) -> Path:
             or err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
         ):
             raise _disk_error(target, err, "write", downloads) from err
+        # keras' get_file says "URL fetch failure on <url>: None -- <reason>" over a
+        # chain of three tracebacks: the reason alone, and no chain, for the learner
+        cause = err.__context__
+        if isinstance(cause, urllib.error.HTTPError):
+            why = f"HTTP {cause.code} {cause.reason}"
+        elif isinstance(cause, urllib.error.URLError):
+            why = str(cause.reason)
+        else:
+            why = str(err)
         raise DatasetError(
-            f"Could not download {base_url}/{zip_name}: {err}\n"
+            f"Could not download {base_url}/{zip_name} ({why}).\n"
             "Check the internet connection and run the same command again: finished "
             f"files are kept. Without internet, copy the two zips into {downloads} (or "
             f"the extracted files into {downloads.parent}), or use {SHAPES_INSTEAD}."
-        ) from err
+        ) from None
 
 
 def download_flickr8k(
@@ -195,6 +213,11 @@ def download_flickr8k(
     if marker.exists() and detect_layout(root) == "official":
         return root
     downloads = root / "downloads"
+    missing = [z for z in FLICKR8K_ZIPS if not (downloads / z).is_file()]
+    if missing:  # the cost first, before a download of about 1 GB starts
+        print(f"Flickr8k is not in {root} yet: downloading "
+              + " and ".join(f"{z} ({FLICKR8K_ZIP_SIZES_SAID[z]})" for z in missing)
+              + f" into {downloads}, once (a finished zip is kept), then unpacking.", flush=True)
     for zip_name in FLICKR8K_ZIPS:
         for attempt in (1, 2):
             archive = downloads / zip_name

@@ -56,7 +56,8 @@ DATASETS = ("flickr8k", "shapes", "flickr30k", "coco")
 """Names :func:`helpers.data.load_dataset` knows."""
 
 SHAPES_INSTEAD = ('the offline shapes world: DATASET = "shapes" in a notebook\'s Parameters cell, '
-                  "`python -m helpers.config dataset=shapes` for the whole series, or "
+                  "notebook 00's 'Choose your dataset once' or `python -m helpers.config "
+                  "dataset=shapes` for the whole series, or "
                   "CAPTION_DATASET=shapes before a shell command")
 """How to switch to the shapes world, for messages about a dataset that cannot be had."""
 

@@ -265,9 +265,25 @@ def test_wrong_image_count_is_reported(tmp_path, server):
         download_flickr8k(tmp_path / "f", base_url=url)
 
 
-def test_unreachable_server_says_how_to_work_offline(tmp_path):
-    with pytest.raises(DatasetError, match="(?s)Without internet.*CAPTION_DATASET=shapes"):
+def test_unreachable_server_says_how_to_work_offline(tmp_path, capsys):
+    with pytest.raises(DatasetError, match="(?s)Without internet.*CAPTION_DATASET=shapes") as err:
         download_flickr8k(tmp_path / "f", base_url="http://127.0.0.1:9", expected_images=1)
+    # the cost was said before the download started
+    assert "Flickr8k_Dataset.zip (about 1 GB)" in capsys.readouterr().out
+    # one short error, the reason only: not keras' chain of three tracebacks
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert "URL fetch failure" not in str(err.value)
+    assert re.match(r"Could not download \S+Flickr8k_Dataset.zip \(.*refused.*\)\.\n",
+                    str(err.value)), str(err.value)
+
+
+def test_a_download_in_progress_says_its_cost_once(tmp_path, server, capsys):
+    url, _ = server
+    root = download_flickr8k(tmp_path / "flickr8k", base_url=url, expected_images=N_IMAGES)
+    said = capsys.readouterr().out
+    assert said.count("downloading") == 1 and "Flickr8k_text.zip (about 2 MB)" in said
+    download_flickr8k(root, base_url=url, expected_images=N_IMAGES)  # complete: nothing said
+    assert "downloading" not in capsys.readouterr().out
 
 
 def test_a_fresh_machine_gets_what_a_notebook_needs(tmp_path, server, monkeypatch):
