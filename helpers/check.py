@@ -221,15 +221,17 @@ def check_downloads(timeout: float, imagenet_url: str = IMAGENET_URL,
         imagenet = Check("ImageNet VGG16 weights", why is None,
                          "downloadable (528 MB, once)" if why is None
                          else f"not reachable ({why}): offline?",
-                         "copy the file from a machine with internet and set "
-                         "CAPTION_ENCODER_WEIGHTS to its path; the shapes world needs none",
+                         f"copy {IMAGENET_FILE} from a machine with internet into "
+                         f"{cached.parent}/ (or anywhere, and set CAPTION_ENCODER_WEIGHTS to "
+                         "its path); the shapes world needs none",
                          required=False)
     why = reachable(flickr8k_url, timeout)
     flickr = Check("Flickr8k zips", why is None,
                    "downloadable (about 1 GB, once)" if why is None
                    else f"not reachable ({why}): offline?",
                    "download them elsewhere and unpack into data/flickr8k (notebook 01 says "
-                   "how), or use the shapes world", required=False)
+                   "how), or choose the shapes world for the series: notebook 00 or "
+                   "`python -m helpers.config dataset=shapes`", required=False)
     return [imagenet, flickr]
 
 

@@ -86,6 +86,9 @@ def describe(**parameters: object) -> str:
             value = getattr(settings, key)
         except ValueError as err:
             value = f"invalid: {err}"
+        else:
+            if key == "encoder_weights" and not settings.encoder_choice.spec.takes_weights:
+                value = f"{value}, unused: {settings.encoder} has its own (notebook 02)"
         lines.append(f"{key:<{width}}  {value}  ({origins.get(key, 'default')})")
     return "\n".join(lines)
 
