@@ -267,6 +267,21 @@ def coverage_penalty(alphas, tokens):
     return ops.sum(ops.square(coverage - even), axis=1) / ops.maximum(words, 1.0)
 
 
+def grid_inputs(grid_shape: tuple[int, int, int],
+                grid_stats: tuple[np.ndarray, np.ndarray] | None = None):
+    """The inputs of a captioner that reads the grid (notebooks 08 and 09): the grid, the
+    tokens, and the grid as ``rows * cols`` positions of ``C`` channels, standardised per
+    channel with ``grid_stats`` = (mean, std) when given."""
+    rows, cols, channels = grid_shape
+    grid = keras.Input(shape=grid_shape, name="grid")
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    positions = layers.Reshape((rows * cols, channels), name="positions")(grid)
+    if grid_stats is not None:
+        mean, std = (np.asarray(a, dtype="float32") for a in grid_stats)
+        positions = layers.Normalization(mean=mean, variance=std**2, name="standardise")(positions)
+    return grid, tokens, positions
+
+
 def build_attention_model(
     vocab_size: int,
     grid_shape: tuple[int, int, int] = (14, 14, 512),
@@ -297,14 +312,7 @@ def build_attention_model(
     if vocab_size < 5:
         raise ValueError(f"vocab_size={vocab_size}: a vocabulary has 4 special tokens plus words")
     seeds = _Seeds(seed)
-    rows, cols, channels = grid_shape
-    grid = keras.Input(shape=grid_shape, name="grid")
-    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-
-    positions = layers.Reshape((rows * cols, channels), name="positions")(grid)
-    if grid_stats is not None:
-        mean, std = (np.asarray(a, dtype="float32") for a in grid_stats)
-        positions = layers.Normalization(mean=mean, variance=std**2, name="standardise")(positions)
+    grid, tokens, positions = grid_inputs(grid_shape, grid_stats)
     summary = layers.GlobalAveragePooling1D(name="grid_mean")(positions)
     h0 = seeds.dense(units, activation="tanh", name="init_h")(summary)
     c0 = seeds.dense(units, activation="tanh", name="init_c")(summary)

@@ -29,7 +29,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from helpers.models import _Seeds
+from helpers.models import _Seeds, grid_inputs
 
 DIM = 128       # width of every vector: words, grid cells, attention
 HEADS = 4       # attention heads per attention layer
@@ -170,14 +170,8 @@ def build_transformer_model(
     if dim % heads:
         raise ValueError(f"dim={dim} must be a multiple of heads={heads}")
     seeds = _Seeds(seed)
-    rows, cols, channels = grid_shape
-    grid = keras.Input(shape=grid_shape, name="grid")
-    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-
-    cells = layers.Reshape((rows * cols, channels), name="positions")(grid)
-    if grid_stats is not None:
-        mean, std = (np.asarray(a, dtype="float32") for a in grid_stats)
-        cells = layers.Normalization(mean=mean, variance=std**2, name="standardise")(cells)
+    rows, cols, _ = grid_shape
+    grid, tokens, cells = grid_inputs(grid_shape, grid_stats)
     memory = seeds.dense(dim, name="grid_projection")(cells)
     memory = GridPositions(rows, cols, dim, seed=seed + 1, name="grid_positions")(memory)
     memory = layers.LayerNormalization(epsilon=1e-5, name="memory_norm")(memory)
