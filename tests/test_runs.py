@@ -75,8 +75,9 @@ def test_models_of_a_run_and_what_made_them(monkeypatch, tmp_path):
     assert model_dir(settings) == tmp_path
     assert model_dir(settings, attention=True) == model_dir(tmp_path, model="attention")
     assert model_dir(tmp_path, model="attention") == tmp_path / MODELS["attention"]
-    with pytest.raises(ValueError, match="unknown model 'transformer'"):
-        model_dir(settings, model="transformer")
+    assert model_dir(tmp_path, model="transformer") == tmp_path / "transformer"  # notebook 09
+    with pytest.raises(ValueError, match="unknown model 'gru'"):
+        model_dir(settings, model="gru")
     monkeypatch.setenv("CAPTION_QUICK", "1")
     assert run_info(settings, fingerprint=False)["quick"] is True  # marked, in every record
     monkeypatch.setenv("CAPTION_QUICK", "0")
