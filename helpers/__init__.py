@@ -10,7 +10,7 @@ Settings and the machine
     (notebook 02; data only, no TensorFlow)
   * :mod:`helpers.settings`  - the settings of a run, read in one place (notebook 01)
   * :mod:`helpers.config`    - the learner's settings file, ``python -m helpers.config`` (nb 00)
-  * :mod:`helpers.costs`     - what a long step costs, said before it starts (notebooks 02-08)
+  * :mod:`helpers.costs`     - what a long step costs, said before it starts (notebooks 02-09)
   * :mod:`helpers.drive`     - Colab: the costly files kept on Google Drive, work on local disk
 
 Data (notebook 01)

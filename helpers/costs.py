@@ -1,4 +1,4 @@
-"""What a long step will cost, said before it starts (notebooks 02, 05 and 08).
+"""What a long step will cost, said before it starts (notebooks 02, 05, 08, 09; Colab: all).
 
 A learner on a CPU laptop who opens a Flickr8k notebook should read "this
 takes about 45 minutes here" before the 45 minutes, not after, with the way
