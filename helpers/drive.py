@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,9 +179,8 @@ def keep_on_drive(settings, use_drive: bool = True, notebook: str | None = None,
           "works. What a cell writes goes back to Drive after it.")
     if first:
         _MIRRORS[key] = mirror
-        from IPython import get_ipython
-
-        shell = get_ipython()
+        ipython = sys.modules.get("IPython")  # loaded in a notebook; not a dependency
+        shell = ipython.get_ipython() if ipython is not None else None
         if shell is not None:  # outside IPython the caller saves with mirror.save()
             shell.events.register("post_run_cell", mirror.save_after_cell)
     return mirror
