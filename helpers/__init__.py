@@ -37,6 +37,7 @@ Text and models
   * :mod:`helpers.runs`      - a run folder, one per dataset and encoder, self-contained:
     saving and loading models, what made them, the encoder they need
   * :mod:`helpers.training`  - whole-caption training, checkpoints, resuming (notebook 05)
+  * :mod:`helpers.multiscale` - ``fc2`` plus the grid pooled by quarters, for merge (nb 09)
   * :mod:`helpers.step_decoders` - a trained captioner one word at a time, for each model kind
   * :mod:`helpers.decoding`  - batched greedy decoding and beam search (notebooks 06, 08, 09)
   * :mod:`helpers.classic`   - the classic tutorials' way, for comparison (notebooks 04-06)

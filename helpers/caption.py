@@ -54,7 +54,7 @@ class CaptionRunError(RuntimeError):
     """A run folder that cannot caption: missing, incomplete, or its encoder cannot be rebuilt."""
 
 
-_NOT_RUNS = {"blind", *filter(None, MODELS.values())}  # models kept inside a run folder
+_NOT_RUNS = {"blind", "multiscale", *filter(None, MODELS.values())}  # models inside a run
 
 
 def find_run(run_dir: str | Path | None = None) -> Path:
