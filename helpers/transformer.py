@@ -125,8 +125,8 @@ class DecoderBlock(layers.Layer):
             norm.build(words_shape)
 
     def call(self, words, memory, tokens, training=False):
-        time = ops.shape(tokens)[1]
-        causal = ops.tril(ops.ones((time, time), dtype="bool"))
+        position = ops.arange(ops.shape(tokens)[1])
+        causal = position[:, None] >= position[None, :]  # a lower triangle of True
         real = ops.not_equal(tokens, 0)
         mask = ops.logical_and(causal[None, :, :], real[:, None, :])  # query t sees key s <= t
         seen = self.self_attention(words, words, attention_mask=mask, training=training)

@@ -476,9 +476,11 @@ def test_nb09_without_positions_the_transformer_cannot_see_the_mirror():
                                     ff_dim=8, blocks=2, dropout=0.0, seed=3)
     grids = np.random.default_rng(0).normal(size=(3, 3, 4, 5)).astype("float32")
     tokens = np.array([[2, 5, 6, 7, 0]] * 3, dtype="int32")
-    assert mirror_change(model, grids, tokens) > 1e-4
-    assert mirror_change(model, grids, tokens, zero_positions=True) < 1e-5
-    assert mirror_change(model, grids, tokens) > 1e-4  # the tables were put back
+    # probabilities start near uniform (small output weights): the positions move them
+    # by 1e-4 (8e-5 to 7e-4 over seeds and Keras versions), rounding by 1e-8
+    assert mirror_change(model, grids, tokens) > 1e-6
+    assert mirror_change(model, grids, tokens, zero_positions=True) < 1e-7
+    assert mirror_change(model, grids, tokens) > 1e-6  # the tables were put back
     maps = head_maps(model, grids, tokens)
     assert maps.shape == (3, 2, 5, 12)
     np.testing.assert_allclose(maps.sum(axis=-1), 1.0, atol=1e-5)
