@@ -267,6 +267,36 @@ def coverage_penalty(alphas, tokens):
     return ops.sum(ops.square(coverage - even), axis=1) / ops.maximum(words, 1.0)
 
 
+def _normal(seeds: _Seeds) -> keras.initializers.Initializer:
+    return keras.initializers.RandomNormal(stddev=0.02, seed=seeds.number())
+
+
+@keras.saving.register_keras_serializable(package="captioning")
+class GridPositions(layers.Layer):
+    """Adds a learned position to each of the ``rows x cols`` grid cells: row vector + column
+    vector, so cells of one column share a part and cells of one row another (notebook 09;
+    the attention model takes it too, with ``grid_positions=True``)."""
+
+    def __init__(self, rows: int, cols: int, dim: int, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.rows, self.cols, self.dim, self.seed = rows, cols, dim, seed
+
+    def build(self, input_shape):
+        seeds = _Seeds(self.seed)
+        self.row = self.add_weight(shape=(self.rows, self.dim), initializer=_normal(seeds),
+                                   name="row")
+        self.col = self.add_weight(shape=(self.cols, self.dim), initializer=_normal(seeds),
+                                   name="col")
+
+    def call(self, cells):
+        table = self.row[:, None, :] + self.col[None, :, :]  # (rows, cols, dim)
+        return cells + ops.reshape(table, (1, self.rows * self.cols, self.dim))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rows": self.rows, "cols": self.cols, "dim": self.dim,
+                "seed": self.seed}
+
+
 def grid_inputs(grid_shape: tuple[int, int, int],
                 grid_stats: tuple[np.ndarray, np.ndarray] | None = None):
     """The inputs of a captioner that reads the grid (notebooks 08 and 09): the grid, the
@@ -294,6 +324,7 @@ def build_attention_model(
     seed: int = 0,
     name: str = "attention_captioner",
     attention_layer: type[AttentionLSTM] = AttentionLSTM,
+    grid_positions: bool = False,
 ) -> keras.Model:
     """The attention captioner: ``[grid (batch, 14, 14, C), tokens] -> (batch, time, vocab)``.
 
@@ -307,12 +338,18 @@ def build_attention_model(
     ``grid_stats`` = per-channel (mean, std) standardises the grid, as
     ``feature_stats`` does for ``fc2``. ``attention_layer`` is the recurrent
     layer's class: a subclass of :class:`AttentionLSTM` that attends another way
-    (notebook 08's exercise 5) trains and decodes unchanged.
+    (notebook 08's exercise 5) trains and decodes unchanged. ``grid_positions``
+    adds a learned row and column vector to each cell (:class:`GridPositions`), so
+    the model can tell where a cell is (measured in ``docs/results.md``).
     """
     if vocab_size < 5:
         raise ValueError(f"vocab_size={vocab_size}: a vocabulary has 4 special tokens plus words")
     seeds = _Seeds(seed)
     grid, tokens, positions = grid_inputs(grid_shape, grid_stats)
+    if grid_positions:  # where each cell is (notebook 09): without it, a shuffled grid is the same
+        rows, cols, channels = grid_shape
+        positions = GridPositions(rows, cols, channels, seed=seed + 3,
+                                  name="cell_positions")(positions)
     summary = layers.GlobalAveragePooling1D(name="grid_mean")(positions)
     h0 = seeds.dense(units, activation="tanh", name="init_h")(summary)
     c0 = seeds.dense(units, activation="tanh", name="init_c")(summary)

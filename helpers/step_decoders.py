@@ -129,6 +129,10 @@ class AttentionStepDecoder(StepDecoder):
         self._positions, self._lstm = layer("positions"), layer("attention_lstm")
         self._init_h, self._init_c = layer("init_h"), layer("init_c")
         self.units = self._lstm.units
+        try:
+            self._cell_positions = layer("cell_positions")  # built with grid_positions=True
+        except ValueError:
+            self._cell_positions = None
 
     @tf.function(reduce_retracing=True)
     def start(self, grid):
@@ -136,6 +140,8 @@ class AttentionStepDecoder(StepDecoder):
         positions = self._positions(grid)
         if self._standardise is not None:
             positions = self._standardise(positions)
+        if self._cell_positions is not None:
+            positions = self._cell_positions(positions)
         summary = tf.reduce_mean(positions, axis=1)
         keys = self._lstm.grid_keys(positions)
         return (keys, positions), self._init_h(summary), self._init_c(summary)

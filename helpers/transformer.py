@@ -29,42 +29,13 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from helpers.models import _Seeds, grid_inputs
+from helpers.models import GridPositions, _normal, _Seeds, grid_inputs  # noqa: F401
 
 DIM = 128       # width of every vector: words, grid cells, attention
 HEADS = 4       # attention heads per attention layer
 FF_DIM = 512    # hidden width of each block's feed-forward part
 BLOCKS = 2      # decoder blocks
 DROPOUT = 0.1   # the transformer's usual rate (the LSTM models use 0.5)
-
-
-def _normal(seeds: _Seeds) -> keras.initializers.Initializer:
-    return keras.initializers.RandomNormal(stddev=0.02, seed=seeds.number())
-
-
-@keras.saving.register_keras_serializable(package="captioning")
-class GridPositions(layers.Layer):
-    """Adds a learned position to each of the ``rows x cols`` grid cells: row vector + column
-    vector, so cells of one column share a part and cells of one row another."""
-
-    def __init__(self, rows: int, cols: int, dim: int, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.rows, self.cols, self.dim, self.seed = rows, cols, dim, seed
-
-    def build(self, input_shape):
-        seeds = _Seeds(self.seed)
-        self.row = self.add_weight(shape=(self.rows, self.dim), initializer=_normal(seeds),
-                                   name="row")
-        self.col = self.add_weight(shape=(self.cols, self.dim), initializer=_normal(seeds),
-                                   name="col")
-
-    def call(self, cells):
-        table = self.row[:, None, :] + self.col[None, :, :]  # (rows, cols, dim)
-        return cells + ops.reshape(table, (1, self.rows * self.cols, self.dim))
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "rows": self.rows, "cols": self.cols, "dim": self.dim,
-                "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="captioning")
