@@ -18,9 +18,10 @@ attention model (``--no-attention`` leaves it out) and notebook 09's transformer
 (``--no-transformer`` leaves it out), each as ``make test`` trains it. On a CPU whose
 best is AVX2, ``AVX2`` and ``default`` are the same kernels: ``--isas default
 SSE41`` then covers both. Run it with ``make sweep`` or ``python -m
-benchmarks.quality_sweep``: about 13 minutes per instruction set on 2 cores
-without the attention model and the transformer (SSE4.1 is the slowest; each adds
-about its training time per seed). It is a measurement, not a test.
+benchmarks.quality_sweep``: for five seeds, about 14 minutes per instruction set on
+2 cores with the attention model and the transformer, 16 for SSE4.1, the slowest
+(measured: 2-core x86_64, 2026-11-27; each model adds about its training time per
+seed). It is a measurement, not a test.
 
 It resumes: each instruction set's rows go to ``<folder>/<ISA>.json`` as each seed
 is measured, and a rerun measures only the seeds that file lacks for the same
@@ -265,8 +266,13 @@ def run(seeds: list[int], isas: list[str], images: int, folder: Path,
 NOTEBOOK_08_FLOOR = 1.3
 """Notebook 08 asserts attention on the named object at least this many times a uniform map's."""
 
-NOTEBOOK_09_FLOOR: float | None = None
-"""Notebook 09 asserts the transformer's colour with shape right when named at least this share."""
+NOTEBOOK_09_FLOOR: float | None = 0.4
+"""Notebook 09 asserts the transformer's colour with shape right when named at least this share.
+
+The sweep of seeds 0-4 under the default ISA and SSE4.1 measured 55-77% (docs/maintainers.md).
+Its order right (0-23%) and its lead over merge (10-35 points, on 13-20 captions) are
+reported, not asserted: too small, or too close to nothing, for a wide margin.
+"""
 
 COLUMNS = ("BLEU-4", "background right_when_named", "background named", "colours right",
            "colours right_when_named", "shapes right", "07 colour right", "07 shape right")

@@ -61,6 +61,8 @@ def test_the_report_gives_notebook_09s_worst_cases():
                                 "merge largest 70%, transformer minus merge smallest +10 points "
                                 "of 3 runs")
     assert any(" - " in line and "50%" in line for line in lines[2:-1])  # none named: "-"
+    assert lines[-1].endswith(f"(asserted: transformer at least "
+                              f"{quality_sweep.NOTEBOOK_09_FLOOR:.0%})")
 
 
 def test_without_the_transformer_the_report_leaves_09_out():
