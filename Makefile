@@ -67,8 +67,10 @@ test-floors:  ## the lowest versions allowed (floors.txt): unit tests and notebo
 bench: setup  ## speed and memory ratios against the classic approach
 	$(PY) -m benchmarks
 
-sweep: setup  ## do the quality checks hold for every seed and instruction set? (about 30 min here)
-	$(PY) -m benchmarks.quality_sweep
+# Resumes per instruction set (runs/sweep/<ISA>.json); `make sweep SWEEP_ARGS=--again` measures afresh.
+SWEEP_ARGS ?=
+sweep: setup  ## do the quality checks hold for every seed and instruction set? (about 45 min here)
+	$(PY) -m benchmarks.quality_sweep $(SWEEP_ARGS)
 
 rehearsal: setup  ## notebooks 01-06 at Flickr8k scale on stand-in images (about an hour)
 	$(PY) -m benchmarks.rehearsal
