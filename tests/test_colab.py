@@ -37,10 +37,11 @@ What runs, and why (about two and a half minutes on a 2-core CPU):
   it), 02, 03 and 04;
 * 01 up to the cell that asserts the real Flickr8k's size (8,091 images,
   6000/1000/1000 splits), which a stand-in cannot have;
-* 05 up to its first training (the cells before it check the fetched features
-  and vocabulary with asserts that hold for any weights); 06 and 07 up to
-  where they have the dataset, features, vocabulary and a model, trained here
-  for 2 epochs. Their later cells train longer, time methods and check the
+* 05 and 07 up to the cell that would rebuild: they need exactly what 04 and 06
+  need (``SAME_AS``), rebuilt by the same code, so their own cells are tested
+  by ``make test`` on the shapes world and, with a second runtime, by the Drive
+  test; 06 up to where it has the dataset, features, vocabulary and a model,
+  trained here for 2 epochs. Their later cells train longer, time methods and check the
   quality of captions: minutes, and asserts that a 2-epoch model on 12
   pictures cannot meet. ``make test`` runs them on the shapes world. 08 up
   to where it has the features with the conv grid, the vocabulary and the
@@ -88,15 +89,11 @@ PLAN = {
     "03_vocabulary.ipynb": (None, ["The dataset is not in the data folder yet", "saved"]),
     "04_model.ipynb": (None, ["No Flickr8k in the data folder: downloading it",
                               "extracting the features now", "fitting the vocabulary"]),
-    "05_training.ipynb": ("## One training step", [
-        "No Flickr8k in the data folder: downloading it", "extracting the features now",
-        "fitting the vocabulary", "masked cross-entropy"]),
+    "05_training.ipynb": ("prepare(settings", []),  # rebuilds what 04 rebuilds: see SAME_AS
     "06_evaluation.ipynb": ("## Greedy decoding, the plain way", [
         "No Flickr8k in the data folder: downloading it", "extracting the features now",
         f"Training the model now ({EPOCHS} epochs", "model of epoch"]),
-    "07_visualizing_captions.ipynb": ("## Captions for the test pictures", [
-        "No Flickr8k in the data folder: downloading it", "extracting the features now",
-        f"Training the model now ({EPOCHS} epochs", "model of epoch"]),
+    "07_visualizing_captions.ipynb": ("prepare(settings", []),  # as 06: see SAME_AS
     "08_attention.ipynb": ("## The grid: 196 places to look", [
         "No Flickr8k in the data folder: downloading it", "extracting the features now",
         f"Training the model now ({EPOCHS} epochs", "grid block5_conv3 of shape (14, 14, 512)"]),
@@ -105,12 +102,20 @@ PLAN = {
         f"Training the model now ({EPOCHS} epochs",
         f"Training the attention model now ({EPOCHS} epochs"]),
 }
+SAME_AS = {"05_training.ipynb": "04", "07_visualizing_captions.ipynb": "06"}
+"""Notebooks that need from a fresh runtime exactly what another needs (helpers.costs.NEEDS),
+rebuilt by the same helpers.pipeline code: alone, only their Setup and Parameters cells run here
+(their second runtime with Drive runs further in test_drive_pays_once_per_series)."""
 GPU_ADVICE = "Runtime > Change runtime type > T4 GPU"  # helpers.check.gpu_note, on Colab
 PIP_NOTE = "Note: you may need to restart the kernel to use updated packages."  # %pip says it
 
 
 def test_every_notebook_has_a_plan():
     assert sorted(PLAN) == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    from helpers.costs import NEEDS
+
+    for notebook, twin in SAME_AS.items():  # a notebook may lean on another only if it can
+        assert NEEDS[notebook[:2]] == NEEDS[twin], f"{notebook} needs more than {twin}"
 
 
 class Mirror(http.server.SimpleHTTPRequestHandler):
@@ -307,7 +312,7 @@ def test_alone_on_a_fresh_colab(notebook, runtime, mirror):
     Mirror.requests = []
     nb = run_notebook(ROOT / "notebooks" / notebook, runtime, stop_before)
     text = output_text(nb.cells)
-    if not notebook.startswith("00"):
+    if not notebook.startswith("00") and notebook not in SAME_AS:
         says = ["Downloading data from http://127.0.0.1", *says]
     for note in says:
         assert note in text, f"{notebook} should say {note!r}; it printed:\n{text}"
@@ -317,7 +322,7 @@ def test_alone_on_a_fresh_colab(notebook, runtime, mirror):
     assert (runtime.content / CLONE).is_symlink(), "the Setup cell cloned or replaced the repo"
     if notebook.startswith("00") or "gpu_line()" in "".join(c.source for c in nb.cells):
         assert f"GPU: none. {GPU_ADVICE}" in text  # on Colab without a GPU
-    if notebook.startswith("00"):
+    if notebook.startswith("00") or notebook in SAME_AS:
         assert not runtime.data_dir.exists() or not any(runtime.data_dir.iterdir())
         return
     flickr8k = runtime.data_dir / "flickr8k"
@@ -344,8 +349,11 @@ def assert_drive_read_only_by_its_copies(runtime: Runtime) -> None:
     assert not log.exists(), f"read from Drive outside helpers.drive:\n{log.read_text()}"
 
 
-SECOND = ("05_training.ipynb", "06_evaluation.ipynb", "07_visualizing_captions.ipynb",
-          "08_attention.ipynb")
+SECOND = {"05_training.ipynb": "## One training step",
+          "06_evaluation.ipynb": PLAN["06_evaluation.ipynb"][0],
+          "07_visualizing_captions.ipynb": "## Captions for the test pictures",
+          "08_attention.ipynb": PLAN["08_attention.ipynb"][0]}
+"""Notebooks 05-08 on a second runtime, each up to where it has everything it needs."""
 REBUILDS = ("downloading it", "extracting the features", "fitting the vocabulary",
             "Training the model now", "pretraining")
 """What a notebook says when it rebuilds what the notebooks before it made."""
@@ -362,11 +370,11 @@ def test_drive_pays_once_per_series(tmp_path, mirror):
     for made in ("vocab.json", "model.keras", "features/fc2.npy", "features/block5_conv3.npy"):
         assert (stored / made).is_file(), f"Drive should keep {made}"
     assert not (my_drive / DRIVE_FOLDER / "data" / "flickr8k" / "Flicker8k_Dataset").exists()
-    for notebook in SECOND:
+    for notebook, stop_before in SECOND.items():
         second = fresh_runtime(tmp_path / f"second-{notebook[:2]}", mirror, my_drive)
         Mirror.requests = []
         text = output_text(run_notebook(ROOT / "notebooks" / notebook, second,
-                                        PLAN[notebook][0]).cells)
+                                        stop_before).cells)
         assert Mirror.requests == [], f"{notebook} downloaded {Mirror.requests}"
         assert "Google Drive: " in text and "unpacking its zips" in text
         rebuilt = [says for says in REBUILDS if says in text]
