@@ -33,7 +33,7 @@ from packaging.utils import canonicalize_name
 
 from helpers.download import FLICKR8K_URL
 from helpers.encoders import ENCODERS
-from helpers.runtime import gpu_names, in_colab, native_logs_to_file, repo_root
+from helpers.runtime import gpu_names, in_colab, keras_models_dir, native_logs_to_file, repo_root
 from helpers.settings import get_settings
 
 PYTHON_MIN = (3, 10)
@@ -213,7 +213,7 @@ def check_downloads(timeout: float, imagenet_url: str = IMAGENET_URL,
                     flickr8k_url: str | None = None) -> list[Check]:
     """Whether ImageNet's VGG16 weights (or a cached copy) and the Flickr8k zips can be had."""
     flickr8k_url = flickr8k_url or f"{FLICKR8K_URL}/Flickr8k_text.zip"
-    cached = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / IMAGENET_FILE
+    cached = keras_models_dir() / IMAGENET_FILE
     if cached.exists():
         imagenet = Check("ImageNet VGG16 weights", True, f"cached in {cached}", required=False)
     else:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers.costs import fresh_runtime_note
-from helpers.runtime import format_size, in_colab
+from helpers.runtime import format_size, in_colab, keras_models_dir, replaced_atomically
 
 DRIVE_FOLDER = "caption-tutorial"
 """The folder in ``MyDrive`` that holds the series (the same for every notebook)."""
@@ -42,11 +42,6 @@ MOUNT_POINT = "/content/drive"
 """Where Colab mounts Google Drive."""
 
 _MIRRORS: dict[Path, DriveMirror] = {}  # one per Drive folder and run: a cell run twice adds none
-
-
-def keras_models_dir() -> Path:
-    """Where Keras keeps the weights it downloads (``$KERAS_HOME/models``, else ``~/.keras``)."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
@@ -66,11 +61,9 @@ def _files(folder: Path) -> dict[str, os.stat_result]:
 
 
 def _copy(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` through a temporary name, keeping its modification time."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.copy2(source, partial)
-    os.replace(partial, target)
+    """Copy ``source`` to ``target`` whole or not at all, keeping its modification time."""
+    with replaced_atomically(target) as tmp:  # a dot-file until renamed: _files skips it
+        shutil.copy2(source, tmp)
 
 
 @dataclass

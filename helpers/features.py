@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import shutil
 import sys
@@ -42,6 +41,7 @@ from helpers.costs import cost_note
 from helpers.encoders import ENCODERS, EncoderChoice, EncoderSpec
 from helpers.feature_cache import FeatureCache, FeatureCacheError, write_json
 from helpers.images import IMAGE_SIZE, VGG_MEAN_BGR, image_batches
+from helpers.runtime import keras_models_dir
 from helpers.shapes_vgg import load_shapes_vgg, pretrained_card, weights_id
 
 
@@ -76,14 +76,14 @@ def imagenet_weights(spec: EncoderSpec) -> Path:
     if weights is None:
         raise ValueError(f"the {spec.name} encoder has no ImageNet weights")
     origin = f"{IMAGENET_MIRROR.rstrip('/')}/{weights.file}" if IMAGENET_MIRROR else weights.url
-    home = Path(IMAGENET_CACHE or os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    folder = Path(IMAGENET_CACHE) / "models" if IMAGENET_CACHE else keras_models_dir()
     try:
         return Path(get_file(weights.file, origin, cache_subdir="models", file_hash=weights.md5,
                              cache_dir=str(IMAGENET_CACHE) if IMAGENET_CACHE else None))
     except Exception as err:
         raise EncoderWeightsError(
             f"Could not get {spec.keras_name}'s ImageNet weights ({err}).\n"
-            f"Keras downloads them once (about {weights.megabytes} MB) into {home / 'models'}/. "
+            f"Keras downloads them once (about {weights.megabytes} MB) into {folder}/. "
             "Offline you can:\n"
             f"  * copy {weights.file} from a machine with internet into that folder, or "
             "anywhere and set CAPTION_ENCODER_WEIGHTS=/path/to/that/file, or\n"

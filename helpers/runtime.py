@@ -261,6 +261,11 @@ def gpu_names() -> list[str]:
     return [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
 
 
+def keras_models_dir() -> Path:
+    """Where Keras keeps the weights it downloads: ``$KERAS_HOME/models`` or ``~/.keras/models``."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+
+
 def in_colab() -> bool:
     """True inside Google Colab (a fresh VM per notebook, a GPU, internet)."""
     return "google.colab" in sys.modules
