@@ -6,6 +6,8 @@ listed above it, never one below, so there is no circle and inference
 
 Settings and the machine
   * :mod:`helpers.runtime`   - paths, Colab, native logs, atomic writes (notebook 00)
+  * :mod:`helpers.answers`   - a function a notebook writes out, used from Python: the tests
+    that tie notebooks to helpers, the course's student bundle (notebooks 04-09)
   * :mod:`helpers.encoders`  - the registry of encoders: family, layers, pretraining recipe
     (notebook 02; data only, no TensorFlow)
   * :mod:`helpers.settings`  - the settings of a run, read in one place (notebook 01)

@@ -7,34 +7,20 @@ function from the committed notebook and check it against `helpers`.
 
 from __future__ import annotations
 
-import ast
-import json
-from pathlib import Path
-
 import keras
 import numpy as np
 
-from helpers import models
+from helpers import answers, models
 from helpers.decoding import greedy_decode
 from helpers.models import build_caption_model, count_parameters
 from helpers.text import Vocabulary
 from helpers.training import masked_loss
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-
 
 def notebook_function(notebook: str, name: str, namespace: dict | None = None):
-    """The function ``name`` as defined in a code cell of ``notebook`` (imports included)."""
-    cells = json.loads((NOTEBOOKS / notebook).read_text())["cells"]
-    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
-    source = next((s for s in sources if f"def {name}(" in s), None)
-    assert source is not None, f"{notebook} no longer defines {name}()"
-    tree = ast.parse(source)
-    tree.body = [node for node in tree.body
-                 if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef)]
-    namespace = {"keras": keras, "np": np, **(namespace or {})}
-    exec(compile(tree, f"{notebook}:{name}", "exec"), namespace)
-    return namespace[name]
+    """The function ``name`` as the committed ``notebook`` defines it."""
+    return answers.notebook_function(notebook, name, {"keras": keras, "np": np,
+                                                      **(namespace or {})})
 
 
 def test_notebook_04_builds_the_same_model_as_helpers():
@@ -107,3 +93,42 @@ def test_notebook_09_decoder_block_is_helpers_decoder_block():
     later[:, -1] += 1.0  # the last word changes: the words before it must not
     changed, _ = decoder_block(block, later, memory, tokens)
     np.testing.assert_allclose(np.asarray(changed)[:, :-1], np.asarray(ours)[:, :-1], atol=1e-5)
+
+
+def test_notebook_06_beam_step_keeps_the_best_extensions_of_all_beams():
+    beam_step = notebook_function("06_evaluation.ipynb", "beam_step")
+    rng = np.random.default_rng(3)
+    for k, vocab_size, beam_size in ((1, 9, 3), (3, 9, 3), (4, 6, 2)):
+        scores = np.sort(rng.normal(size=k))[::-1]
+        log_probs = np.log(rng.dirichlet(np.ones(vocab_size), size=k))
+        beams, words, new = beam_step(scores, log_probs, beam_size)
+        every = sorted(((scores[b] + log_probs[b, w], b, w) for b in range(k)
+                        for w in range(vocab_size)), reverse=True)[:beam_size]
+        np.testing.assert_allclose(new, [s for s, _, _ in every])
+        assert [(int(b), int(w)) for b, w in zip(beams, words)] == [(b, w) for _, b, w in every]
+
+
+def test_notebook_06_clipped_precision_is_nltks_modified_precision():
+    from nltk.translate.bleu_score import modified_precision
+
+    clipped_precision = notebook_function("06_evaluation.ipynb", "clipped_precision")
+    rng = np.random.default_rng(4)
+    words = ["a", "red", "circle", "left", "of", "blue", "square"]
+    for _ in range(50):
+        candidate = list(rng.choice(words, size=rng.integers(2, 9)))
+        references = [list(rng.choice(words, size=rng.integers(2, 9))) for _ in range(3)]
+        for n in (1, 2, 3):
+            if len(candidate) < n:
+                continue
+            theirs = modified_precision(references, candidate, n)
+            assert clipped_precision(candidate, references, n) == (
+                theirs.numerator, theirs.denominator)
+
+
+def test_notebook_08_coverage_penalty_is_helpers_coverage_penalty():
+    coverage_penalty = notebook_function("08_attention.ipynb", "coverage_penalty")
+    rng = np.random.default_rng(5)
+    alphas = rng.dirichlet(np.ones(12), size=(3, 5)).astype("float32")
+    tokens = np.array([[4, 5, 6, 3, 0], [4, 3, 0, 0, 0], [4, 4, 4, 4, 3]], "int32")
+    np.testing.assert_allclose(coverage_penalty(alphas, tokens),
+                               models.coverage_penalty(alphas, tokens), rtol=1e-6)

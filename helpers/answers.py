@@ -1,0 +1,119 @@
+"""A function a notebook writes out, used from Python (notebooks 04-09 and the course).
+
+The series shows the code a lesson is about in the lesson itself: the merge model in
+notebook 04, the masked loss in 05, greedy decoding, a beam step and BLEU's clipped
+precision in 06, the attention step and its penalty in 08. Two things need that notebook
+code as a Python function:
+
+* the tests that tie each notebook's code to ``helpers``, so the two cannot drift apart;
+* the student bundle that ``make assignments`` builds (``docs/course.md``). Its copy of
+  ``helpers`` holds no graded answer: where ``helpers`` itself needs one (the merge model
+  that notebook 05 trains, the penalty the attention model of notebook 08 learns with), a
+  stand-in calls the student's own function, from the notebook where the student wrote it.
+
+No TensorFlow here: reading a notebook needs only the standard library.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+"""The series' notebooks, next to this package."""
+
+COLAB_NOTEBOOKS = Path("/content/drive/MyDrive/Colab Notebooks")
+"""Where Colab keeps a notebook after *File > Save a copy in Drive*."""
+
+
+def _code_cells(path: Path) -> list[str]:
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError) as error:
+        raise FileNotFoundError(f"{path}: cannot read it as a notebook ({error})") from error
+    return ["".join(c["source"]) for c in cells if c.get("cell_type") == "code"]
+
+
+def _parse(source: str) -> ast.Module | None:
+    """A cell as Python; None for a cell with IPython syntax (``%pip``, ``!ls``)."""
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+def _kept(node: ast.stmt) -> bool:
+    """An import, or a constant: an assignment that calls nothing (no data, no model)."""
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return True
+    return isinstance(node, ast.Assign) and not any(
+        isinstance(part, ast.Call) for part in ast.walk(node.value))
+
+
+def notebook_function(notebook: str | Path, name: str, namespace: dict | None = None,
+                      folder: Path = NOTEBOOKS) -> Callable:
+    """The function ``name`` as the code cell of ``notebook`` that defines it defines it.
+
+    What it needs from earlier cells comes along: their imports, and their constants
+    (``UNITS = 256``, ``UNITS = UNITS`` after an import). From the defining cell come its
+    imports and every function it defines (a function may call a small one beside it).
+    Nothing else runs: no data is loaded, no model trained. ``namespace`` adds names.
+    """
+    path = Path(notebook) if Path(notebook).is_absolute() else folder / notebook
+    trees = [tree for tree in map(_parse, _code_cells(path)) if tree is not None]
+    where = next((i for i, tree in enumerate(trees) if any(
+        isinstance(node, ast.FunctionDef) and node.name == name for node in tree.body)), None)
+    if where is None:
+        raise LookupError(f"{path}: no code cell defines {name}()")
+    before = [node for tree in trees[:where] for node in tree.body if _kept(node)]
+    own = [node for node in trees[where].body if _kept(node) or isinstance(node, ast.FunctionDef)]
+    found: dict = {**(namespace or {})}
+    for node in before + own:
+        code = compile(ast.Module(body=[node], type_ignores=[]), f"{path.name}:{name}", "exec")
+        try:
+            exec(code, found)
+        except Exception:  # an import or value this machine lacks: what needs it fails later
+            if isinstance(node, ast.FunctionDef):
+                raise
+    return found[name]
+
+
+def student_answer(notebook: str, name: str) -> Callable:
+    """The student's own ``name``, written in ``notebook`` (student bundle, ``make assignments``).
+
+    Looked for first in the notebook running now (a function defined in a cell above), then
+    in the student's copy of ``notebook``: in this bundle's ``notebooks/`` folder, or on
+    Colab in Drive's *Colab Notebooks* folder. A TODO still unanswered there raises its own
+    ``NotImplementedError``, naming the question, when it is called.
+    """
+    main = sys.modules.get("__main__")
+    here = getattr(main, name, None)
+    if callable(here) and getattr(here, "__module__", None) == "__main__":
+        return here
+    for folder in (NOTEBOOKS, COLAB_NOTEBOOKS):
+        if (folder / notebook).exists():
+            return notebook_function(notebook, name, folder=folder)
+    raise NotImplementedError(
+        f"{name}() is yours to write, in notebooks/{notebook}, and this step uses it. Open "
+        f"that notebook, answer its TODO {name}, and run this cell again. On Colab, save "
+        f"your copy of it in Drive first (File > Save a copy in Drive): it is looked for in "
+        f"{COLAB_NOTEBOOKS}/{notebook}.")
+
+
+def names_used(function: Callable) -> set[str]:
+    """Every name and attribute ``function``'s source mentions (a course's check that an
+    answer is the student's own code, not a call of the library version it replaces)."""
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    return ({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+            | {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+            | {alias.name.split(".")[-1] for node in ast.walk(tree)
+               if isinstance(node, ast.Import | ast.ImportFrom) for alias in node.names}
+            | {node.module.split(".")[-1] for node in ast.walk(tree)
+               if isinstance(node, ast.ImportFrom) and node.module}
+            | {node.arg for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg})
