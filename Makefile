@@ -8,7 +8,7 @@ DATASET ?= shapes
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup tutorial test test-floors lint format bench sweep rehearsal constraints clean
+.PHONY: setup course-setup tutorial test test-floors test-assignments assignments lint format bench sweep rehearsal constraints clean
 
 setup: $(STAMP)  ## make .venv and install everything (quick when already done)
 
@@ -22,6 +22,15 @@ $(STAMP): requirements.txt pyproject.toml $(CONSTRAINTS)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e .
 	touch $(STAMP)
+
+# The course's extra (otter-grader): `make test` and the assignments need it, a learner does not.
+COURSE_STAMP := $(VENV)/.course-installed
+
+$(COURSE_STAMP): $(STAMP) pyproject.toml $(CONSTRAINTS)
+	$(PY) -m pip install -q -e ".[course]" $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+	touch $(COURSE_STAMP)
+
+course-setup: $(COURSE_STAMP)  ## add the [course] extra (otter-grader) to .venv
 
 constraints:  ## after a green `make test`: record the versions it ran with
 	{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^caption-helpers'; } > constraints.txt.tmp
@@ -46,8 +55,21 @@ lint: setup  ## ruff on the code and the notebooks; the notebooks are as `make f
 format: setup  ## strip outputs, regenerate badges and Setup cells from helpers.runtime.REPO_URL; REF=tag pins them
 	$(PY) -m tools.notebooks $(if $(REF),--ref $(REF))
 
-test: setup lint  ## unit tests, then every notebook under nbval, on the shapes world
+test: setup course-setup lint  ## unit tests, then every notebook under nbval, on the shapes world
 	CAPTION_SETTINGS_FILE=none CAPTION_DATASET=shapes $(PY) -m pytest --nbval-lax --nbval-current-env tests $(NOTEBOOKS)
+
+# Teaching for credit (docs/course.md). Where the student bundle will be published:
+#   make assignments STUDENT_URL=https://github.com/<course>/<repo> STUDENT_REF=main
+STUDENT_URL ?=
+STUDENT_REF ?=
+
+assignments: course-setup  ## the course's bundles in dist/: student, autograder, instructor
+	$(PY) -m course.build $(if $(STUDENT_URL),--student-url $(STUDENT_URL)) \
+	  $(if $(STUDENT_REF),--student-ref $(STUDENT_REF))
+
+test-assignments: course-setup  ## every assignment graded 3 ways; the student bundle run fresh
+	CAPTION_SETTINGS_FILE=none CAPTION_DATASET=shapes COURSE_ASSIGNMENTS=all \
+	  $(PY) -m pytest -p no:cacheprovider -s tests/test_course.py
 
 # The other end of the version range: the lowest versions pyproject.toml allows (floors.txt),
 # in an environment of their own, with data and run folders of their own.
@@ -62,7 +84,8 @@ test-floors:  ## the lowest versions allowed (floors.txt): unit tests and notebo
 	$(FLOORS_PY) -m pip freeze | grep -iE "^(tensorflow|keras|numpy)=="
 	CAPTION_DATASET=shapes CAPTION_DATA_DIR=$(CURDIR)/data/ci-floors \
 	  CAPTION_RUN_DIR=$(CURDIR)/runs/ci-floors/shapes-vgg-small \
-	  $(FLOORS_PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env tests $(FLOORS_NOTEBOOKS)
+	  $(FLOORS_PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+	  --ignore=tests/test_course.py tests $(FLOORS_NOTEBOOKS)  # the course: make test-assignments
 
 bench: setup  ## speed and memory ratios against the classic approach
 	$(PY) -m benchmarks
@@ -76,5 +99,5 @@ rehearsal: setup  ## notebooks 01-06 at Flickr8k scale on stand-in images (about
 	$(PY) -m benchmarks.rehearsal
 
 clean:  ## remove the environment, caches and run artifacts (data/ is kept)
-	rm -rf $(VENV) $(FLOORS_VENV) runs .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(FLOORS_VENV) runs dist .pytest_cache .ruff_cache *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import json
+import linecache
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -63,21 +64,26 @@ def notebook_function(notebook: str | Path, name: str, namespace: dict | None = 
     Nothing else runs: no data is loaded, no model trained. ``namespace`` adds names.
     """
     path = Path(notebook) if Path(notebook).is_absolute() else folder / notebook
-    trees = [tree for tree in map(_parse, _code_cells(path)) if tree is not None]
-    where = next((i for i, tree in enumerate(trees) if any(
+    cells = [(i, source, tree) for i, source in enumerate(_code_cells(path))
+             if (tree := _parse(source)) is not None]
+    where = next((k for k, (_, _, tree) in enumerate(cells) if any(
         isinstance(node, ast.FunctionDef) and node.name == name for node in tree.body)), None)
     if where is None:
         raise LookupError(f"{path}: no code cell defines {name}()")
-    before = [node for tree in trees[:where] for node in tree.body if _kept(node)]
-    own = [node for node in trees[where].body if _kept(node) or isinstance(node, ast.FunctionDef)]
     found: dict = {**(namespace or {})}
-    for node in before + own:
-        code = compile(ast.Module(body=[node], type_ignores=[]), f"{path.name}:{name}", "exec")
-        try:
-            exec(code, found)
-        except Exception:  # an import or value this machine lacks: what needs it fails later
-            if isinstance(node, ast.FunctionDef):
-                raise
+    for k, (i, source, tree) in enumerate(cells[:where + 1]):
+        # Tracebacks and inspect.getsource show the cell's lines, as in the notebook.
+        filename = f"<{path.name}, code cell {i + 1}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        for node in tree.body:
+            if not (_kept(node) or (k == where and isinstance(node, ast.FunctionDef))):
+                continue
+            code = compile(ast.Module(body=[node], type_ignores=[]), filename, "exec")
+            try:
+                exec(code, found)
+            except Exception:  # an import or value this machine lacks: what needs it fails
+                if isinstance(node, ast.FunctionDef):
+                    raise
     return found[name]
 
 

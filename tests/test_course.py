@@ -1,0 +1,201 @@
+"""The course's assignments (``make assignments``, ``docs/course.md``): built, graded, answer-free.
+
+``make test`` builds and grades assignment 2 (the masked loss): the reference solution gets
+full marks, the untouched student notebook zero (and the grader does not crash), a typical
+mistake fails exactly its question with feedback naming it. ``make test-assignments``
+(``COURSE_ASSIGNMENTS=all``) does it for every assignment, and also runs each student
+notebook, from a fresh clone of the student bundle, with the TODOs filled by the reference
+answers: every public check must pass there.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from course import build as course_build
+from course.assignments import ASSIGNMENTS, BY_KEY, Assignment
+from course.grade import grade
+
+try:
+    import otter  # noqa: F401
+except ModuleNotFoundError:  # pragma: no cover - a learner's install without the extra
+    pytest.fail("otter-grader is missing: `make test` installs the [course] extra "
+                "(pip install -e '.[course]')", pytrace=False)
+
+ROOT = Path(__file__).resolve().parents[1]
+CHOSEN = os.environ.get("COURSE_ASSIGNMENTS", "a2")
+KEYS = sorted(BY_KEY) if CHOSEN == "all" else CHOSEN.split(",")
+GRADING_ENV = {**os.environ, "CAPTION_SETTINGS_FILE": "none", "CAPTION_DATASET": "shapes"}
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory) -> dict[str, Path]:
+    return course_build.build(tmp_path_factory.mktemp("dist") / "dist", KEYS)
+
+
+def solution(bundles, assignment: Assignment) -> dict:
+    name = f"{assignment.key}_solution_{assignment.notebook}"
+    path = bundles["instructor"] / "assignments" / name
+    return json.loads(path.read_text())
+
+
+def graded(bundles, assignment: Assignment, nb: dict, tmp_path: Path) -> dict:
+    path = tmp_path / assignment.notebook
+    path.write_text(json.dumps(nb))
+    old = dict(os.environ)
+    os.environ.update(GRADING_ENV)
+    try:
+        return grade(bundles["autograder"] / assignment.key, path)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def test_student_bundle_holds_no_graded_answer(bundles):
+    student = bundles["student"]
+    assert course_build.fingerprints_found(student) == []
+    for absent in ("solutions", "tests", "course", "docs/instructor_guide.md", "docs/course.md",
+                   "benchmarks"):
+        assert not (student / absent).exists(), f"{absent} must not ship to students"
+    models = (student / "helpers" / "models.py").read_text()
+    assert 'student_answer("04_model.ipynb", "build_merge_model")' in models
+    assert 'student_answer("08_attention.ipynb", "coverage_penalty")' in models
+    runtime = (student / "helpers" / "runtime.py").read_text()
+    assert course_build.STUDENT_URL in runtime and course_build.SERIES_URL + '"' not in runtime
+    for key in KEYS:
+        nb = json.loads((student / "notebooks" / BY_KEY[key].notebook).read_text())
+        setup = next("".join(c["source"]) for c in nb["cells"] if "IN_COLAB = " in
+                     "".join(c["source"]))
+        assert course_build.STUDENT_URL in setup and "%pip install -q otter-grader" in setup
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_reference_solution_gets_full_marks(bundles, key, tmp_path):
+    assignment = BY_KEY[key]
+    results = graded(bundles, assignment, solution(bundles, assignment), tmp_path)
+    assert set(results) == {q.name for q in assignment.questions}
+    for result in results.values():
+        assert result.score == result.points > 0, result.feedback[-2000:]
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_untouched_student_notebook_gets_zero_and_names_the_todo(bundles, key, tmp_path):
+    assignment = BY_KEY[key]
+    nb = json.loads((bundles["student"] / "notebooks" / assignment.notebook).read_text())
+    results = graded(bundles, assignment, nb, tmp_path)
+    assert set(results) == {q.name for q in assignment.questions}
+    for question in assignment.questions:
+        result = results[question.name]
+        assert result.score == 0 and result.points == question.points
+        assert f"TODO {question.name}" in result.feedback  # the hint, not a crash
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_typical_mistake_fails_exactly_its_question_and_says_why(bundles, key, tmp_path):
+    assignment = BY_KEY[key]
+    for question in assignment.questions:
+        nb = solution(bundles, assignment)
+        changed = 0
+        for cell in nb["cells"]:
+            source = "".join(cell["source"])
+            if question.mistake.line in source:
+                cell["source"] = source.replace(question.mistake.line, question.mistake.wrong)
+                changed += 1
+        assert changed == 1, f"the mistake of {question.name} no longer applies"
+        results = graded(bundles, assignment, nb, tmp_path)
+        for other in assignment.questions:
+            result = results[other.name]
+            if other is question:
+                assert result.score == 0, f"{question.mistake.what}: not caught"
+                assert question.mistake.says.lower() in result.feedback.lower(), (
+                    f"{question.mistake.what}: the feedback does not say so:\n"
+                    f"{result.feedback[-1500:]}")
+            else:
+                assert result.score == result.points, f"{other.name} lost marks for another's"
+
+
+def _python(bundle: Path, code: str) -> subprocess.CompletedProcess:
+    env = {**GRADING_ENV, "PYTHONPATH": str(bundle), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=bundle, timeout=300)
+
+
+def test_student_helpers_call_the_students_own_model(bundles, tmp_path):
+    """Notebook 05 trains with the model the student wrote in notebook 04: unanswered, it
+    stops naming the TODO; answered, helpers builds the student's model."""
+    student = tmp_path / "student"
+    shutil.copytree(bundles["student"], student)
+    series = json.loads((ROOT / "notebooks" / "04_model.ipynb").read_text())
+    unanswered = json.loads(json.dumps(series))
+    for cell in unanswered["cells"]:
+        source = "".join(cell["source"])
+        if "def build_merge_model(" in source:
+            definition, _ = course_build.split_graded_cell(source, "build_merge_model")
+            tree = ast.parse(definition)
+            function = next(n for n in tree.body if getattr(n, "name", "") == "build_merge_model")
+            lines, inside = [], False  # what otter assign leaves: the TODO, no solution
+            for line in course_build.stub_body(function, definition.splitlines(keepends=True),
+                                               "TODO build_merge_model: hint"):
+                inside = (inside or "BEGIN SOLUTION" in line) and "END SOLUTION" not in line
+                if not inside and "SOLUTION" not in line and "PROMPT" not in line:
+                    lines.append(line)
+            cell["source"] = lines
+    build = ("from helpers.models import build_caption_model\n"
+             "print(build_caption_model(30, feature_dim=8).count_params())")
+    (student / "notebooks" / "04_model.ipynb").write_text(json.dumps(unanswered))
+    done = _python(student, build)
+    assert done.returncode != 0 and "TODO build_merge_model" in done.stderr, done.stderr[-1500:]
+    (student / "notebooks" / "04_model.ipynb").write_text(json.dumps(series))
+    done = _python(student, build)
+    assert done.returncode == 0, done.stderr[-1500:]
+    from helpers.models import build_caption_model
+
+    assert int(done.stdout.split()[-1]) == build_caption_model(30, feature_dim=8).count_params()
+
+
+@pytest.mark.skipif(CHOSEN != "all", reason="make test-assignments: every notebook, trained")
+def test_fresh_clone_of_student_bundle_passes_its_checks_with_the_reference_answers(
+        bundles, tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    source = bundles["student"]
+    subprocess.run(["git", "init", "-q"], cwd=source, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=source, check=True)
+    subprocess.run(["git", "-c", "user.name=course", "-c", "user.email=course@example.org",
+                    "commit", "-qm", "student bundle"], cwd=source, check=True)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(source), str(clone)], check=True)
+    env = {**GRADING_ENV, "PYTHONPATH": str(clone)}
+    for assignment in ASSIGNMENTS:  # in order: 05 trains the model 04's answer builds
+        path = clone / "notebooks" / assignment.notebook
+        nb = nbformat.read(path, as_version=4)
+        answers = [c for c in solution(bundles, assignment)["cells"]
+                   if "otter_assign_solution_cell" in c.get("metadata", {}).get("tags", [])]
+        todos = [c for c in nb.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
+        assert len(answers) == len(todos) == len(assignment.questions)
+        for todo, answer in zip(todos, answers):
+            todo.source = "".join(answer["source"])
+        names = [q.name for q in assignment.questions]
+        nb.cells.append(nbformat.v4.new_code_cell(
+            f"assert all(grader.check(q).grade == 1 for q in {names!r})"))
+        nbformat.write(nb, path)
+        start = time.monotonic()
+        old = dict(os.environ)
+        os.environ.update(env)
+        try:
+            NotebookClient(nb, timeout=1800, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+        print(f"{assignment.notebook}: {time.monotonic() - start:.0f} s in a fresh clone")
