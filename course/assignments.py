@@ -53,11 +53,13 @@ ASSIGNMENTS = (
         questions=(Question(
             name="build_merge_model", points=10,
             hint="Build the merge model with the Keras functional API: two inputs (features, "
-                 "tokens), the image branch (standardise if feature_stats is given, dropout, "
-                 "Dense 'image_dense' relu, reshaped to one step), the word branch (Embedding "
-                 "'embedding' with mask_zero=True, dropout, LSTM 'lstm' returning sequences), "
-                 "Add 'merge', Dense 'decoder_dense' relu and Dense 'next_word' softmax. Name the "
-                 "layers as the text above does; seed each initialiser from `seed`.",
+                 "tokens); the image branch: a Normalization 'standardise' if feature_stats is "
+                 "given, Dropout 'image_dropout', Dense 'image_dense' relu, reshaped to one "
+                 "step; the word branch: Embedding 'embedding' with mask_zero=True, Dropout "
+                 "'word_dropout', LSTM 'lstm' returning sequences; then Add 'merge', Dense "
+                 "'decoder_dense' relu and Dense 'next_word' softmax. Later cells find the "
+                 "layers by these names. Use the arguments for the sizes, and seed each "
+                 "initialiser from `seed`.",
             fingerprint='merged = layers.Add(name="merge")([image, words])',
             mistake=Mistake(
                 what="padding not masked: the embedding lacks mask_zero=True",

@@ -33,16 +33,21 @@ COURSE = Path(__file__).resolve().parent
 MARK = ".made-by-make-assignments"
 """A file in ``dist/`` saying this tool made it: only such a folder is ever emptied."""
 
+OTTER = "otter-grader>=7,<8"
+"""The otter-grader the course is tested with (pyproject.toml's [course] extra)."""
+
 SERIES_URL = "https://github.com/caption-tutorial/vgg16-lstm-captioning"
 STUDENT_URL = "https://github.com/caption-tutorial/vgg16-lstm-captioning-student"
 
-STUDENT_FILES = ("LICENSE", "pyproject.toml", "requirements.txt", "constraints.txt",
-                 "environment.yml", ".gitignore", "data/README.md", "docs/glossary.md",
-                 "docs/images")
+STUDENT_FILES = ("LICENSE", "Makefile", "pyproject.toml", "requirements.txt", "constraints.txt",
+                 "environment.yml", ".gitignore", "data/README.md", "docs")
 """What the student bundle takes from the repository, besides helpers/ and notebooks/."""
 
+INSTRUCTOR_ONLY = ("docs/instructor_guide.md", "docs/course.md")
+"""Pages that stay out of the student bundle (they say where the answers are)."""
+
 INSTRUCTOR_FILES = ("solutions", "docs/instructor_guide.md", "docs/course.md",
-                    "course/concept_answers.md")
+                    "docs/concept_questions.md")  # and course/, the answers included
 
 OPEN_QUESTION_POINTS = 5
 """Each open question's points (``docs/course.md``'s rubric)."""
@@ -134,6 +139,8 @@ def _config(assignment: Assignment) -> str:
         "run_tests: false",
         "solutions_pdf: false",
         "template_pdf: false",
+        "python_version: \"3.11\"",
+        "requirements: requirements.txt  # the series, for Gradescope's image",
         "files:",
         "  - public_checks.py",
         "autograder_files:",
@@ -226,6 +233,19 @@ def master_notebook(assignment: Assignment) -> dict:
                                          "language": "python"}}}
 
 
+def grading_requirements() -> str:
+    """What an autograder installs (Gradescope; ``otter run`` uses this environment): the
+    series' requirements, and the series itself, with its answers, from the instructor's
+    repository (``helpers.runtime.REPO_URL``, a private one needs a token in it)."""
+    from helpers.runtime import REPO_REF, REPO_URL
+
+    runtime = (ROOT / "requirements.txt").read_text(encoding="utf-8").split(
+        "# Notebooks and their tests")[0]  # the packages the notebooks import, not the tools
+    lines = [line.split("#")[0].strip() for line in runtime.splitlines()]
+    return "\n".join([*(line for line in lines if line), OTTER,
+                      f"caption-helpers @ git+{REPO_URL}@{REPO_REF}", ""])
+
+
 def otter_assign(assignment: Assignment, work: Path) -> Path:
     """Run otter assign on the master notebook; returns its output folder."""
     folder = work / assignment.key
@@ -235,6 +255,7 @@ def otter_assign(assignment: Assignment, work: Path) -> Path:
     master.write_text(json.dumps(master_notebook(assignment), indent=1), encoding="utf-8")
     for name in ("public_checks.py", "hidden_checks.py"):
         shutil.copy(COURSE / name, master.parent / name)
+    (master.parent / "requirements.txt").write_text(grading_requirements(), encoding="utf-8")
     out = folder / "otter"
     done = subprocess.run([sys.executable, "-m", "otter", "assign", "--no-pdfs", str(master),
                            str(out)], capture_output=True, text=True, cwd=master.parent)
@@ -297,7 +318,7 @@ def _retarget(text: str, url: str, ref: str) -> str:
 
 def student_setup(source: str) -> str:
     """The Setup cell, plus otter on Colab (the checks need it; Colab lacks it)."""
-    return source.rstrip("\n") + "\n\nif IN_COLAB:\n    %pip install -q otter-grader"
+    return source.rstrip("\n") + f'\n\nif IN_COLAB:\n    %pip install -q "{OTTER}"'
 
 
 STUDENT_README = """# Image captioning, the course's student version
@@ -315,6 +336,9 @@ wrote in notebook 04, and looks for it there.
 Your answers are yours: later notebooks call them (`helpers.answers`), and an unanswered
 TODO stops a later step with a message naming it. Hand in the notebooks your course asks
 for (`.ipynb`), run from top to bottom.
+
+`make setup` and `make tutorial` work here too (the tutorial stops at the first TODO
+left). The series' README, tests and benchmarks are in the series' own repository.
 """
 
 
@@ -322,6 +346,8 @@ def student_bundle(out: Path, assigned: dict[str, Path], url: str, ref: str) -> 
     for name in STUDENT_FILES:
         if (ROOT / name).exists():
             _copy(ROOT / name, out / name)
+    for name in INSTRUCTOR_ONLY:
+        (out / name).unlink(missing_ok=True)
     _copy(ROOT / "helpers", out / "helpers")
     stand_ins(out / "helpers")
     notebooks = out / "notebooks"
@@ -346,14 +372,22 @@ def student_bundle(out: Path, assigned: dict[str, Path], url: str, ref: str) -> 
         shutil.copy2(made / "student" / "public_checks.py", notebooks / "public_checks.py")
     requirements = out / "requirements.txt"
     requirements.write_text(requirements.read_text(encoding="utf-8")
-                            + "otter-grader>=6           # the checks under each TODO\n")
-    (out / "README.md").write_text(STUDENT_README.format(series=SERIES_URL), encoding="utf-8")
+                            + f"{OTTER:<25}# the checks under each TODO\n")
     for path in out.rglob("*"):
         if path.is_file() and path.suffix in {".py", ".ipynb", ".md", ".toml", ".txt"}:
             text = path.read_text(encoding="utf-8")
             new = _retarget(text, url, ref)
             if new != text:
                 path.write_text(new, encoding="utf-8")
+    (out / "README.md").write_text(student_readme(), encoding="utf-8")  # names the series
+
+
+def student_readme() -> str:
+    """The student bundle's README, with the series' time table the notebooks link to."""
+    series = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = series.index("## How long it takes")
+    end = series.index("\n## ", start + 1)
+    return STUDENT_README.format(series=SERIES_URL) + "\n" + series[start:end].rstrip() + "\n"
 
 
 def clean_solution(nb: dict) -> dict:
@@ -404,11 +438,16 @@ def _texts(folder: Path):
         yield path, text
 
 
+def _squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
 def fingerprints_found(folder: Path) -> list[str]:
-    """``path: question`` for every answer fingerprint found under ``folder``."""
-    prints = {name: q.fingerprint.split("  #")[0].strip() for name, q in QUESTIONS.items()}
+    """``path: question`` for every answer fingerprint found under ``folder`` (its code, less
+    its comment, compared without any white space)."""
+    prints = {name: _squeezed(q.fingerprint.split("  #")[0]) for name, q in QUESTIONS.items()}
     return [f"{path.relative_to(folder)}: {name}" for path, text in _texts(folder)
-            for name, line in prints.items() if line in text]
+            for name, line in prints.items() if line in _squeezed(text)]
 
 
 def empty_dist(out: Path) -> None:

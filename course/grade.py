@@ -36,13 +36,16 @@ def autograder_zip(folder: Path) -> Path:
     return zips[0]
 
 
-def grade(autograder: Path, notebook: Path, timeout: float = 900) -> dict[str, Result]:
-    """Grade ``notebook`` with the autograder in folder ``autograder``: question -> result."""
+def grade(autograder: Path, notebook: Path, timeout: float = 900,
+          env: dict[str, str] | None = None) -> dict[str, Result]:
+    """Grade ``notebook`` with the autograder in folder ``autograder``: question -> result.
+
+    ``env``: the environment to grade in (this process's by default)."""
     with tempfile.TemporaryDirectory() as out:
         done = subprocess.run(
             [sys.executable, "-m", "otter", "run", "--no-logo", "-a",
              str(autograder_zip(autograder)), "-o", out, str(notebook)],
-            capture_output=True, text=True, timeout=timeout)
+            capture_output=True, text=True, timeout=timeout, env=env)
         results = Path(out) / "results.json"
         if done.returncode != 0 or not results.exists():
             raise RuntimeError(f"otter run could not grade {notebook}:\n{done.stdout[-3000:]}"

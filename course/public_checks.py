@@ -11,15 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 LIBRARY = {
-    "build_merge_model": {"build_caption_model", "build_inject_model", "models"},
+    "build_merge_model": {"build_caption_model", "build_inject_model"},
     "masked_cross_entropy": {"masked_loss", "SparseCategoricalCrossentropy", "ignore_class",
                              "sparse_categorical_crossentropy", "training"},
     "plain_greedy": {"greedy_decode", "beam_search", "caption_images", "decoding"},
     "beam_step": {"beam_search", "decoding"},
     "clipped_precision": {"modified_precision", "bleu", "corpus_bleu", "sentence_bleu",
                           "bleu_score"},
-    "attend": {"AttentionLSTM", "models"},
-    "coverage_penalty": {"models"},
+    "attend": {"AttentionLSTM", "attend"},
+    "coverage_penalty": {"coverage_penalty"},
 }
 """Names an answer may not use: the library version of what it asks you to write."""
 
@@ -47,14 +47,30 @@ def _numpy(x) -> np.ndarray:
     return np.asarray(x.numpy() if hasattr(x, "numpy") else x, dtype="float64")
 
 
+LAYERS = {"image_dropout": "Dropout", "image_dense": "Dense", "embedding": "Embedding",
+          "word_dropout": "Dropout", "lstm": "LSTM", "merge": "Add", "decoder_dense": "Dense",
+          "next_word": "Dense"}
+"""The merge model's layers by name: later cells and helpers find them by these names."""
+
+
 def build_merge_model(build) -> None:
     own_code(build, "build_merge_model")
     rng = np.random.default_rng(0)
-    model = build(40, feature_dim=12, seed=0)
-    names = {layer.name for layer in model.layers}
-    for name in ("image_dense", "embedding", "lstm", "merge", "decoder_dense", "next_word"):
-        require(name in names, f"no layer named {name!r}: name the layers as the text does "
-                               f"(found {sorted(names)})")
+    model = build(40, feature_dim=12, units=32, embedding_dim=8, seed=0)
+    kinds = {layer.name: type(layer).__name__ for layer in model.layers}
+    for name, kind in LAYERS.items():
+        require(name in kinds, f"no layer named {name!r}: name the layers "
+                f"{', '.join(LAYERS)} (found {sorted(kinds)})")
+        require(kinds[name] == kind, f"the layer {name!r} is a {kinds[name]}; it should be a "
+                f"{kind}")
+    for name, activation in (("image_dense", "relu"), ("decoder_dense", "relu"),
+                             ("next_word", "softmax")):
+        used = getattr(model.get_layer(name).activation, "__name__", "?")
+        require(used == activation, f"{name!r} uses the activation {used}; it should use "
+                f"{activation}")
+    for name in ("image_dense", "lstm", "decoder_dense"):
+        require(model.get_layer(name).units == 32, f"{name!r} has "
+                f"{model.get_layer(name).units} units, with units=32: use the `units` argument")
     features = rng.normal(size=(2, 12)).astype("float32")
     tokens = np.array([[2, 5, 7, 3, 0], [2, 9, 3, 0, 0]], "int32")
     probs = _numpy(model([features, tokens], training=False))
@@ -70,14 +86,17 @@ def build_merge_model(build) -> None:
             "extra padding changed the predictions at the real positions: padding must be "
             "masked (mask_zero=True on the embedding, and the mask must reach the LSTM)")
     other = _numpy(model([features[::-1], tokens], training=False))
-    require(not np.allclose(other, probs[:, :, :], atol=1e-6) or np.allclose(
-        features, features[::-1]), "the picture does not change the output: the image branch "
-        "must reach the next-word layer (Add 'merge')")
-    units = model.get_layer("lstm").units
-    require(units == 256, f"the LSTM has {units} units; by default it should have UNITS = 256")
+    require(not np.allclose(other, probs, atol=1e-6), "the picture does not change the "
+            "output: the image branch must reach the next-word layer (Add 'merge')")
+    stats = (np.full(12, 3.0, "float32"), np.full(12, 2.0, "float32"))
+    scaled = build(40, feature_dim=12, feature_stats=stats, seed=0)
+    require("standardise" in {layer.name for layer in scaled.layers}, "with feature_stats "
+            "given, the features go through a Normalization layer named 'standardise' first")
 
 
 def masked_cross_entropy(loss) -> None:
+    import tensorflow as tf
+
     own_code(loss, "masked_cross_entropy")
     # One caption, three positions, four words; the last target is padding (id 0).
     probs = np.array([[[0.1, 0.5, 0.2, 0.2], [0.1, 0.2, 0.6, 0.1], [0.7, 0.1, 0.1, 0.1]]],
@@ -94,6 +113,21 @@ def masked_cross_entropy(loss) -> None:
     require(abs(float(_numpy(loss(targets, changed))) - value) < 1e-6,
             "what the model says at a padded position changed the loss: padding must count "
             "for nothing")
+    # Two captions, one word and two: the mean over the batch's three words is
+    # -(ln 0.5 + ln 0.5 + ln 0.6) / 3 = 0.6324; per caption first it would be 0.6476.
+    two = np.concatenate([probs, probs], axis=0)
+    targets2 = np.array([[1, 0, 0], [1, 2, 0]], "int32")
+    value = float(_numpy(loss(targets2, two)))
+    require(abs(value - 0.6476) > 1e-3, f"the loss is {value:.4f}, the mean of each caption's "
+            "mean: average over all real words of the batch at once, so each word counts alike")
+    require(abs(value - 0.6324) < 1e-3, f"two captions gave {value:.4f}; by hand 0.6324")
+    tensor = tf.constant(two)
+    with tf.GradientTape() as tape:
+        tape.watch(tensor)
+        result = loss(tf.constant(targets2), tensor)
+    gradient = tape.gradient(result, tensor)
+    require(gradient is not None, "no gradient flows through the loss: write it with keras.ops "
+            "(or TensorFlow) on tensors, not NumPy, so that training can use it")
 
 
 class TableModel:
@@ -107,8 +141,12 @@ class TableModel:
 
         tokens = np.asarray(inputs[1])
         self.calls.append(tokens.shape[1])
-        rows = [self.table[int(t)] for t in tokens[0]]
+        uniform = np.full(len(next(iter(self.table.values()))), 1.0)
+        rows = [self.table.get(int(t), uniform / uniform.sum()) for t in tokens[0]]
         return keras.ops.convert_to_tensor(np.array([rows], "float32"))
+
+    def predict(self, inputs, verbose=0):
+        return np.asarray(self(inputs))
 
 
 def _vocab():
@@ -207,6 +245,8 @@ def attend(step) -> None:
 
 
 def coverage_penalty(penalty) -> None:
+    import tensorflow as tf
+
     own_code(penalty, "coverage_penalty")
     T, L = 4, 8
     staring = np.zeros((1, T, L), "float32")
@@ -227,3 +267,10 @@ def coverage_penalty(penalty) -> None:
     got = _numpy(penalty(padded, np.array([[1, 1, 1, 1, 0, 0]], "int32")))[0]
     require(abs(got - 3.5) < 1e-4, f"with two padding steps added it gave {got:.4f}, not 3.5: "
             "padding steps (token 0) must not count, in the coverage nor in T")
+    try:
+        traced = tf.function(penalty)(tf.constant(staring), tf.constant(words))
+    except Exception as error:  # NumPy inside: cannot run in the training graph
+        raise AssertionError(f"the penalty fails on tensors inside tf.function ({error!r:.200}):"
+                             " write it with keras.ops, as the model trains with it") from None
+    require(abs(float(_numpy(traced)[0]) - 3.5) < 1e-4, "inside tf.function it gives another "
+            "value: write it with keras.ops only")

@@ -17,9 +17,11 @@ No TensorFlow here: reading a notebook needs only the standard library.
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import linecache
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,9 +61,9 @@ def notebook_function(notebook: str | Path, name: str, namespace: dict | None = 
     """The function ``name`` as the code cell of ``notebook`` that defines it defines it.
 
     What it needs from earlier cells comes along: their imports, and their constants
-    (``UNITS = 256``, ``UNITS = UNITS`` after an import). From the defining cell come its
-    imports and every function it defines (a function may call a small one beside it).
-    Nothing else runs: no data is loaded, no model trained. ``namespace`` adds names.
+    (``UNITS = 256``, ``UNITS = UNITS`` after an import) and their functions (a function may
+    call a small one written earlier). Nothing else runs: no data is loaded, no model
+    trained. ``namespace`` adds names.
     """
     path = Path(notebook) if Path(notebook).is_absolute() else folder / notebook
     cells = [(i, source, tree) for i, source in enumerate(_code_cells(path))
@@ -71,12 +73,12 @@ def notebook_function(notebook: str | Path, name: str, namespace: dict | None = 
     if where is None:
         raise LookupError(f"{path}: no code cell defines {name}()")
     found: dict = {**(namespace or {})}
-    for k, (i, source, tree) in enumerate(cells[:where + 1]):
+    for i, source, tree in cells[:where + 1]:
         # Tracebacks and inspect.getsource show the cell's lines, as in the notebook.
         filename = f"<{path.name}, code cell {i + 1}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         for node in tree.body:
-            if not (_kept(node) or (k == where and isinstance(node, ast.FunctionDef))):
+            if not (_kept(node) or isinstance(node, ast.FunctionDef)):
                 continue
             code = compile(ast.Module(body=[node], type_ignores=[]), filename, "exec")
             try:
@@ -87,34 +89,64 @@ def notebook_function(notebook: str | Path, name: str, namespace: dict | None = 
     return found[name]
 
 
+def _unanswered(function: Callable) -> bool:
+    """Is ``function`` a TODO as the student bundle hands it out (its body one ``raise``)?"""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    body = tree.body[0].body if tree.body and hasattr(tree.body[0], "body") else []
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    return len(body) == 1 and isinstance(body[0], ast.Raise)
+
+
+def _copies(notebook: str) -> list[Path]:
+    """The student's copies of ``notebook``, the likeliest first: on Colab those in Drive
+    (a copy saved there is named "Copy of 04_model.ipynb"), newest first; then the one in
+    this bundle's ``notebooks/`` folder, where JupyterLab edits it."""
+    found: list[Path] = []
+    if COLAB_NOTEBOOKS.is_dir():
+        found += sorted(COLAB_NOTEBOOKS.glob(f"*{notebook}"),
+                        key=lambda p: p.stat().st_mtime, reverse=True)
+    return [*found, NOTEBOOKS / notebook]
+
+
 def student_answer(notebook: str, name: str) -> Callable:
     """The student's own ``name``, written in ``notebook`` (student bundle, ``make assignments``).
 
     Looked for first in the notebook running now (a function defined in a cell above), then
-    in the student's copy of ``notebook``: in this bundle's ``notebooks/`` folder, or on
-    Colab in Drive's *Colab Notebooks* folder. A TODO still unanswered there raises its own
-    ``NotImplementedError``, naming the question, when it is called.
+    in the student's copies of ``notebook`` (:func:`_copies`), skipping a copy whose TODO is
+    still unanswered. If every copy's is, that TODO is returned: called, it raises its own
+    ``NotImplementedError``, which names the question.
     """
     main = sys.modules.get("__main__")
     here = getattr(main, name, None)
     if callable(here) and getattr(here, "__module__", None) == "__main__":
         return here
-    for folder in (NOTEBOOKS, COLAB_NOTEBOOKS):
-        if (folder / notebook).exists():
-            return notebook_function(notebook, name, folder=folder)
+    todo = None
+    for path in _copies(notebook):
+        if not path.exists():
+            continue
+        try:
+            function = notebook_function(path, name)
+        except (LookupError, FileNotFoundError):
+            continue
+        if not _unanswered(function):
+            return function
+        todo = todo or function
+    if todo is not None:
+        return todo
     raise NotImplementedError(
         f"{name}() is yours to write, in notebooks/{notebook}, and this step uses it. Open "
         f"that notebook, answer its TODO {name}, and run this cell again. On Colab, save "
-        f"your copy of it in Drive first (File > Save a copy in Drive): it is looked for in "
-        f"{COLAB_NOTEBOOKS}/{notebook}.")
+        f"your copy of it in Drive (File > Save a copy in Drive) and let this notebook use "
+        f"Drive (USE_DRIVE = True): it is looked for in {COLAB_NOTEBOOKS}.")
 
 
 def names_used(function: Callable) -> set[str]:
     """Every name and attribute ``function``'s source mentions (a course's check that an
     answer is the student's own code, not a call of the library version it replaces)."""
-    import inspect
-    import textwrap
-
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     return ({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
             | {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}

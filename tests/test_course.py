@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -48,16 +49,43 @@ def solution(bundles, assignment: Assignment) -> dict:
     return json.loads(path.read_text())
 
 
-def graded(bundles, assignment: Assignment, nb: dict, tmp_path: Path) -> dict:
-    path = tmp_path / assignment.notebook
-    path.write_text(json.dumps(nb))
-    old = dict(os.environ)
-    os.environ.update(GRADING_ENV)
-    try:
-        return grade(bundles["autograder"] / assignment.key, path)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+def mistaken(bundles, assignment: Assignment, question) -> dict:
+    """The reference solution with ``question``'s typical mistake made in it."""
+    nb = solution(bundles, assignment)
+    changed = 0
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        if question.mistake.line in source:
+            cell["source"] = source.replace(question.mistake.line, question.mistake.wrong)
+            changed += 1
+    assert changed == 1, f"the mistake of {question.name} no longer applies"
+    return nb
+
+
+@pytest.fixture(scope="module")
+def grades(bundles, tmp_path_factory) -> dict[tuple[str, str], dict]:
+    """Every submission of the chosen assignments, graded: (key, which) -> results. Two at a
+    time: each grading is a process of its own, mostly waiting on a kernel's start."""
+    submissions = {}
+    for key in KEYS:
+        assignment = BY_KEY[key]
+        student = json.loads((bundles["student"] / "notebooks" / assignment.notebook)
+                             .read_text())
+        submissions[key, "reference"] = solution(bundles, assignment)
+        submissions[key, "untouched"] = student
+        for question in assignment.questions:
+            submissions[key, question.name] = mistaken(bundles, assignment, question)
+    folder = tmp_path_factory.mktemp("submissions")
+
+    def run(item):
+        (key, which), nb = item
+        path = folder / f"{key}-{which}" / BY_KEY[key].notebook
+        path.parent.mkdir()
+        path.write_text(json.dumps(nb))
+        return (key, which), grade(bundles["autograder"] / key, path, env=GRADING_ENV)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(run, submissions.items()))
 
 
 def test_student_bundle_holds_no_graded_answer(bundles):
@@ -75,23 +103,22 @@ def test_student_bundle_holds_no_graded_answer(bundles):
         nb = json.loads((student / "notebooks" / BY_KEY[key].notebook).read_text())
         setup = next("".join(c["source"]) for c in nb["cells"] if "IN_COLAB = " in
                      "".join(c["source"]))
-        assert course_build.STUDENT_URL in setup and "%pip install -q otter-grader" in setup
+        assert course_build.STUDENT_URL in setup
+        assert f'%pip install -q "{course_build.OTTER}"' in setup
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_reference_solution_gets_full_marks(bundles, key, tmp_path):
-    assignment = BY_KEY[key]
-    results = graded(bundles, assignment, solution(bundles, assignment), tmp_path)
-    assert set(results) == {q.name for q in assignment.questions}
+def test_reference_solution_gets_full_marks(grades, key):
+    results = grades[key, "reference"]
+    assert set(results) == {q.name for q in BY_KEY[key].questions}
     for result in results.values():
         assert result.score == result.points > 0, result.feedback[-2000:]
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_untouched_student_notebook_gets_zero_and_names_the_todo(bundles, key, tmp_path):
+def test_untouched_student_notebook_gets_zero_and_names_the_todo(grades, key):
     assignment = BY_KEY[key]
-    nb = json.loads((bundles["student"] / "notebooks" / assignment.notebook).read_text())
-    results = graded(bundles, assignment, nb, tmp_path)
+    results = grades[key, "untouched"]
     assert set(results) == {q.name for q in assignment.questions}
     for question in assignment.questions:
         result = results[question.name]
@@ -100,18 +127,10 @@ def test_untouched_student_notebook_gets_zero_and_names_the_todo(bundles, key, t
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_typical_mistake_fails_exactly_its_question_and_says_why(bundles, key, tmp_path):
+def test_typical_mistake_fails_exactly_its_question_and_says_why(grades, key):
     assignment = BY_KEY[key]
     for question in assignment.questions:
-        nb = solution(bundles, assignment)
-        changed = 0
-        for cell in nb["cells"]:
-            source = "".join(cell["source"])
-            if question.mistake.line in source:
-                cell["source"] = source.replace(question.mistake.line, question.mistake.wrong)
-                changed += 1
-        assert changed == 1, f"the mistake of {question.name} no longer applies"
-        results = graded(bundles, assignment, nb, tmp_path)
+        results = grades[key, question.name]
         for other in assignment.questions:
             result = results[other.name]
             if other is question:
@@ -135,6 +154,7 @@ def test_student_helpers_call_the_students_own_model(bundles, tmp_path):
     student = tmp_path / "student"
     shutil.copytree(bundles["student"], student)
     series = json.loads((ROOT / "notebooks" / "04_model.ipynb").read_text())
+    (tmp_path / "answered.ipynb").write_text(json.dumps(series))
     unanswered = json.loads(json.dumps(series))
     for cell in unanswered["cells"]:
         source = "".join(cell["source"])
@@ -149,17 +169,24 @@ def test_student_helpers_call_the_students_own_model(bundles, tmp_path):
                 if not inside and "SOLUTION" not in line and "PROMPT" not in line:
                     lines.append(line)
             cell["source"] = lines
-    build = ("from helpers.models import build_caption_model\n"
-             "print(build_caption_model(30, feature_dim=8).count_params())")
-    (student / "notebooks" / "04_model.ipynb").write_text(json.dumps(unanswered))
-    done = _python(student, build)
-    assert done.returncode != 0 and "TODO build_merge_model" in done.stderr, done.stderr[-1500:]
-    (student / "notebooks" / "04_model.ipynb").write_text(json.dumps(series))
-    done = _python(student, build)
+    notebook = student / "notebooks" / "04_model.ipynb"
+    notebook.write_text(json.dumps(unanswered))
+    done = _python(student, f"""
+from pathlib import Path
+from helpers.models import build_caption_model
+try:
+    build_caption_model(30, feature_dim=8)
+except NotImplementedError as error:
+    print("unanswered:", error)
+Path({str(notebook)!r}).write_text(Path({str(tmp_path / "answered.ipynb")!r}).read_text())
+print("answered:", build_caption_model(30, feature_dim=8).count_params())
+""")
     assert done.returncode == 0, done.stderr[-1500:]
+    assert "unanswered: TODO build_merge_model: hint" in done.stdout
     from helpers.models import build_caption_model
 
-    assert int(done.stdout.split()[-1]) == build_caption_model(30, feature_dim=8).count_params()
+    expected = build_caption_model(30, feature_dim=8).count_params()
+    assert f"answered: {expected}" in done.stdout
 
 
 @pytest.mark.skipif(CHOSEN != "all", reason="make test-assignments: every notebook, trained")
