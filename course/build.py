@@ -114,7 +114,8 @@ def question_cells(assignment: Assignment, question: Question, definition: str) 
     hidden = ('""" # BEGIN TEST CONFIG\nhidden: true\n""" # END TEST CONFIG\n'
               f"import hidden_checks\n\nhidden_checks.{question.name}({question.name})")
     return [
-        _cell("raw", f"# BEGIN QUESTION\nname: {question.name}\npoints: {question.points}"),
+        _cell("raw", f"# BEGIN QUESTION\nname: {question.name}\npoints: {question.points}\n"
+                     "all_or_nothing: true"),  # the rubric: every check passes, or none count
         _cell("markdown", f"**TODO · `{question.name}` ({question.points} points).** Replace "
                           f"the `raise NotImplementedError` in the cell below with your code, "
                           f"then run the check under it.\n\n*Hint:* {question.hint}"),

@@ -25,6 +25,7 @@ import pytest
 from course import build as course_build
 from course.assignments import ASSIGNMENTS, BY_KEY, Assignment
 from course.grade import grade
+from helpers.settings import QUICK_VARIABLE
 
 try:
     import otter  # noqa: F401
@@ -202,7 +203,11 @@ def test_fresh_clone_of_student_bundle_passes_its_checks_with_the_reference_answ
                     "commit", "-qm", "student bundle"], cwd=source, check=True)
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(source), str(clone)], check=True)
-    env = {**GRADING_ENV, "PYTHONPATH": str(clone)}
+    # As a student runs it: the series' defaults (the tutorial's world, its encoder and
+    # epochs), the clone's own data and run folders; none of the tests' small settings.
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("CAPTION_") and key != QUICK_VARIABLE}
+    env.update(CAPTION_DATASET="shapes", CAPTION_SETTINGS_FILE="none", PYTHONPATH=str(clone))
     for assignment in ASSIGNMENTS:  # in order: 05 trains the model 04's answer builds
         path = clone / "notebooks" / assignment.notebook
         nb = nbformat.read(path, as_version=4)
@@ -214,15 +219,20 @@ def test_fresh_clone_of_student_bundle_passes_its_checks_with_the_reference_answ
             todo.source = "".join(answer["source"])
         names = [q.name for q in assignment.questions]
         nb.cells.append(nbformat.v4.new_code_cell(
-            f"assert all(grader.check(q).grade == 1 for q in {names!r})"))
+            f"assert all(grader.check(q).grade == 1 for q in {names!r})\n"
+            f"assert Path(helpers.__file__).is_relative_to({str(clone)!r})\n"
+            f"assert settings.data_dir.is_relative_to({str(clone)!r})\n"
+            "print('data:', sorted(p.name for p in settings.data_dir.iterdir()))"))
         nbformat.write(nb, path)
         start = time.monotonic()
         old = dict(os.environ)
+        os.environ.clear()
         os.environ.update(env)
         try:
-            NotebookClient(nb, timeout=1800, kernel_name="python3",
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            done = NotebookClient(nb, timeout=1800, kernel_name="python3",
+                                  resources={"metadata": {"path": str(path.parent)}}).execute()
         finally:
             os.environ.clear()
             os.environ.update(old)
-        print(f"{assignment.notebook}: {time.monotonic() - start:.0f} s in a fresh clone")
+        said = "".join(o.get("text", "") for o in done.cells[-1].outputs)
+        print(f"{assignment.notebook}: {time.monotonic() - start:.0f} s in a fresh clone; {said}")
