@@ -134,14 +134,16 @@ def test_early_stopping(world, tmp_path):
     dataset, vocab, cache = world
     train = CaptionData.from_split(dataset, "train", vocab, cache)
     val = CaptionData.from_split(dataset, "val", vocab, cache)
-    # a big model without dropout learns eight images by heart: val loss soon rises
-    model = small_model(vocab, units=64, dropout=0.0)
-    result = fit(model, vocab, train, val, tmp_path, epochs=200, patience=2, verbose=0)
+    # a big model without dropout learns eight images by heart: val loss soon rises (small
+    # batches: more steps an epoch, so it stops after about 40 epochs rather than 140)
+    model = small_model(vocab, units=128, dropout=0.0)
+    result = fit(model, vocab, train, val, tmp_path, epochs=200, patience=2, verbose=0,
+                 batch_size=4)
     assert result.stopped_early and result.epochs_done < 200
     assert result.epochs_done == result.best_epoch + 2
     # resuming a run that stopped early does not train it again
-    again = fit(small_model(vocab, units=64, dropout=0.0), vocab, train, val, tmp_path,
-                epochs=200, patience=2, verbose=0)
+    again = fit(small_model(vocab, units=128, dropout=0.0), vocab, train, val, tmp_path,
+                epochs=200, patience=2, verbose=0, batch_size=4)
     assert again.epochs_done == result.epochs_done
 
 
