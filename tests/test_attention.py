@@ -136,9 +136,9 @@ def test_decoding_returns_a_map_per_word_and_matches_the_model(tmp_path):
         assert maps.shape == (len(tokens), GRID[0] * GRID[1])
         # the step-by-step decoder computes what the whole-caption model computes
         fed = np.array([[vocab.index[START], *tokens[:-1]]], dtype="int32")
-        np.testing.assert_allclose(maps, weights_of.predict([grid[None], fed], verbose=0)[0],
+        np.testing.assert_allclose(maps, np.asarray(weights_of([grid[None], fed]))[0],
                                    rtol=1e-4, atol=1e-5)
-        probs = model.predict([grid[None], fed], verbose=0)[0]
+        probs = np.asarray(model([grid[None], fed], training=False))[0]
         assert np.isclose(score, np.log(probs[np.arange(len(tokens)), tokens]).sum(), atol=1e-3)
     one_beam = beam_search(model, grids, vocab, beam_size=1)
     assert one_beam.captions == decoded.captions
@@ -326,7 +326,7 @@ def test_grid_positions_let_the_attention_model_tell_a_mirrored_grid(tmp_path):
     decoded = greedy_decode(model, grids, vocab)
     for tokens_, score, grid in zip(decoded.tokens, decoded.scores, grids):
         fed = np.array([[vocab.index[START], *tokens_[:-1]]], dtype="int32")
-        probs = model.predict([grid[None], fed], verbose=0)[0]
+        probs = np.asarray(model([grid[None], fed], training=False))[0]
         assert np.isclose(score, np.log(probs[np.arange(len(tokens_)), tokens_]).sum(), atol=1e-3)
     save_trained(model, vocab, tmp_path / "placed")
     loaded, _, _ = load_trained(tmp_path / "placed")

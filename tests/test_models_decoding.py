@@ -74,7 +74,7 @@ def test_whole_caption_and_prefix_formulations_agree():
     classic = next_word_model(model)
     for t in range(1, caption.shape[1] + 1):
         prefix = np.array(vocab.pad([caption[0, :t].tolist()]), dtype="int32")
-        np.testing.assert_allclose(classic.predict([features[:1], prefix], verbose=0)[0],
+        np.testing.assert_allclose(np.asarray(classic([features[:1], prefix]))[0],
                                    per_position[t - 1], rtol=1e-5, atol=1e-6)
 
 
@@ -100,7 +100,7 @@ def test_greedy_matches_the_classic_loop_and_beam_one():
 def _sequence_log_prob(model, feature, tokens):
     """Log probability of ``tokens`` (after <start>) by the full model."""
     inputs = np.array([[2, *tokens[:-1]]], dtype="int32")
-    probs = model.predict([feature[None], inputs], verbose=0)[0].astype("float64")
+    probs = np.asarray(model([feature[None], inputs], training=False))[0].astype("float64")
     return float(sum(np.log(probs[t, w]) for t, w in enumerate(tokens)))
 
 
