@@ -26,8 +26,12 @@ $(STAMP): requirements.txt pyproject.toml $(CONSTRAINTS)
 # The course's extra (otter-grader): `make test` and the assignments need it, a learner does not.
 COURSE_STAMP := $(VENV)/.course-installed
 
+# pyproject.toml's [course] extra, installed without building the package again
+COURSE_EXTRA = $$($(PY) -c "import tomllib; print(' '.join(tomllib.load(\
+  open('pyproject.toml', 'rb'))['project']['optional-dependencies']['course']))")
+
 $(COURSE_STAMP): $(STAMP) pyproject.toml $(CONSTRAINTS)
-	$(PY) -m pip install -q -e ".[course]" $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+	$(PY) -m pip install -q $(COURSE_EXTRA) $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 	touch $(COURSE_STAMP)
 
 course-setup: $(COURSE_STAMP)  ## add the [course] extra (otter-grader) to .venv

@@ -64,9 +64,10 @@ def mistaken(bundles, assignment: Assignment, question) -> dict:
 
 
 @pytest.fixture(scope="module")
-def grades(bundles, tmp_path_factory) -> dict[tuple[str, str], dict]:
-    """Every submission of the chosen assignments, graded: (key, which) -> results. Two at a
-    time: each grading is a process of its own, mostly waiting on a kernel's start."""
+def grades(bundles, stand_in, tmp_path_factory) -> dict[tuple[str, str], dict]:
+    """Every submission of the chosen assignments, graded: (key, which) -> results. Three at
+    a time (and beside the stand-in's process): each grading is a process of its own, much of
+    it waiting on a kernel's start."""
     submissions = {}
     for key in KEYS:
         assignment = BY_KEY[key]
@@ -85,7 +86,7 @@ def grades(bundles, tmp_path_factory) -> dict[tuple[str, str], dict]:
         path.write_text(json.dumps(nb))
         return (key, which), grade(bundles["autograder"] / key, path, env=GRADING_ENV)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
         return dict(pool.map(run, submissions.items()))
 
 
@@ -143,15 +144,12 @@ def test_typical_mistake_fails_exactly_its_question_and_says_why(grades, key):
                 assert result.score == result.points, f"{other.name} lost marks for another's"
 
 
-def _python(bundle: Path, code: str) -> subprocess.CompletedProcess:
-    env = {**GRADING_ENV, "PYTHONPATH": str(bundle), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, cwd=bundle, timeout=300)
-
-
-def test_student_helpers_call_the_students_own_model(bundles, tmp_path):
-    """Notebook 05 trains with the model the student wrote in notebook 04: unanswered, it
-    stops naming the TODO; answered, helpers builds the student's model."""
+@pytest.fixture(scope="module")
+def stand_in(bundles, tmp_path_factory) -> subprocess.Popen:
+    """A process in the student bundle that calls helpers.models.build_caption_model, as
+    notebook 05 does, first with notebook 04's TODO unanswered, then answered. Started at
+    once, so that it runs beside the gradings; test_student_helpers_... reads what it says."""
+    tmp_path = tmp_path_factory.mktemp("stand-in")
     student = tmp_path / "student"
     shutil.copytree(bundles["student"], student)
     series = json.loads((ROOT / "notebooks" / "04_model.ipynb").read_text())
@@ -172,7 +170,7 @@ def test_student_helpers_call_the_students_own_model(bundles, tmp_path):
             cell["source"] = lines
     notebook = student / "notebooks" / "04_model.ipynb"
     notebook.write_text(json.dumps(unanswered))
-    done = _python(student, f"""
+    code = f"""
 from pathlib import Path
 from helpers.models import build_caption_model
 try:
@@ -181,13 +179,24 @@ except NotImplementedError as error:
     print("unanswered:", error)
 Path({str(notebook)!r}).write_text(Path({str(tmp_path / "answered.ipynb")!r}).read_text())
 print("answered:", build_caption_model(30, feature_dim=8).count_params())
-""")
-    assert done.returncode == 0, done.stderr[-1500:]
-    assert "unanswered: TODO build_merge_model: hint" in done.stdout
+"""
+    env = {**GRADING_ENV, "PYTHONPATH": str(student), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env, cwd=student)
+    yield process
+    process.kill()
+
+
+def test_student_helpers_call_the_students_own_model(stand_in):
+    """Notebook 05 trains with the model the student wrote in notebook 04: unanswered, it
+    stops naming the TODO; answered, helpers builds the student's model."""
+    out, err = stand_in.communicate(timeout=300)
+    assert stand_in.returncode == 0, err[-1500:]
+    assert "unanswered: TODO build_merge_model: hint" in out
     from helpers.models import build_caption_model
 
     expected = build_caption_model(30, feature_dim=8).count_params()
-    assert f"answered: {expected}" in done.stdout
+    assert f"answered: {expected}" in out
 
 
 @pytest.mark.skipif(CHOSEN != "all", reason="make test-assignments: every notebook, trained")
