@@ -245,3 +245,14 @@ def test_fresh_clone_of_student_bundle_passes_its_checks_with_the_reference_answ
             os.environ.update(old)
         said = "".join(o.get("text", "") for o in done.cells[-1].outputs)
         print(f"{assignment.notebook}: {time.monotonic() - start:.0f} s in a fresh clone; {said}")
+
+
+def test_the_course_plan_states_the_points_the_assignments_give():
+    plan = (ROOT / "docs" / "course.md").read_text()
+    for number, assignment in enumerate(ASSIGNMENTS, 1):
+        row = next(line for line in plan.splitlines()
+                   if line.startswith(f"| {number} {assignment.title} |"))
+        for question in assignment.questions:
+            assert f"`{question.name}` ({question.points})" in row
+        each, count = course_build.OPEN_QUESTION_POINTS, len(assignment.open_questions)
+        assert row.endswith(f"| {count} × {each} | {assignment.points + count * each} |")
