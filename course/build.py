@@ -381,6 +381,30 @@ def student_bundle(out: Path, assigned: dict[str, Path], url: str, ref: str) -> 
             if new != text:
                 path.write_text(new, encoding="utf-8")
     (out / "README.md").write_text(student_readme(), encoding="utf-8")  # names the series
+    link_to_the_series(out)
+    with (out / ".gitignore").open("a", encoding="utf-8") as ignore:
+        ignore.write(".OTTER_LOG\n")  # what grader.check records beside a notebook
+
+
+MARKDOWN_LINK = re.compile(r"\]\(([^)#\s:]+)(#[^)\s]*)?\)")
+
+
+def link_to_the_series(out: Path) -> None:
+    """A page's link to what the student bundle lacks (the instructor guide, the course plan)
+    goes to that page in the series' public repository instead of nowhere."""
+    for path in out.rglob("*.md"):
+        text = path.read_text(encoding="utf-8")
+
+        def online(match: re.Match, path: Path = path) -> str:
+            target = (path.parent / match.group(1)).resolve()
+            if target.exists():
+                return match.group(0)
+            where = target.relative_to(out.resolve()).as_posix()
+            return f"]({SERIES_URL}/blob/main/{where}{match.group(2) or ''})"
+
+        new = MARKDOWN_LINK.sub(online, text)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
 
 
 def student_readme() -> str:

@@ -99,6 +99,10 @@ def test_student_bundle_holds_no_graded_answer(bundles):
     models = (student / "helpers" / "models.py").read_text()
     assert 'student_answer("04_model.ipynb", "build_merge_model")' in models
     assert 'student_answer("08_attention.ipynb", "coverage_penalty")' in models
+    for page in student.rglob("*.md"):  # no link leads nowhere
+        for target, _ in course_build.MARKDOWN_LINK.findall(page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+    assert ".OTTER_LOG" in (student / ".gitignore").read_text()
     runtime = (student / "helpers" / "runtime.py").read_text()
     assert course_build.STUDENT_URL in runtime and course_build.SERIES_URL + '"' not in runtime
     for key in KEYS:
