@@ -34,6 +34,10 @@ class Question:
     student's own that replaces its body in the student bundle)."""
 
 
+OPEN_QUESTION_POINTS = 5
+"""Each open question's points, graded by hand (``docs/course.md``'s rubric)."""
+
+
 @dataclass(frozen=True)
 class Assignment:
     key: str  # "a1"...
@@ -43,8 +47,18 @@ class Assignment:
     open_questions: tuple[str, ...]  # graded by hand, with the rubric in docs/course.md
 
     @property
+    def number(self) -> int:
+        """Its place in the course: assignment 1, 2..."""
+        return ASSIGNMENTS.index(self) + 1
+
+    @property
     def points(self) -> int:
+        """The autograded points."""
         return sum(q.points for q in self.questions)
+
+    @property
+    def points_by_hand(self) -> int:
+        return len(self.open_questions) * OPEN_QUESTION_POINTS
 
 
 ASSIGNMENTS = (

@@ -27,6 +27,8 @@ import textwrap
 from pathlib import Path
 
 from course.assignments import ASSIGNMENTS, BY_KEY, QUESTIONS, Assignment, Question
+from helpers.runtime import REPO_REF, REPO_URL
+from tools.notebooks import repository
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = Path(__file__).resolve().parent
@@ -36,7 +38,9 @@ MARK = ".made-by-make-assignments"
 OTTER = "otter-grader>=7,<8"
 """The otter-grader the course is tested with (pyproject.toml's [course] extra)."""
 
-SERIES_URL = "https://github.com/caption-tutorial/vgg16-lstm-captioning"
+SERIES_URL = REPO_URL
+"""The series' repository (a fork's own, once ``make format`` wrote it into helpers.runtime):
+what the student bundle's addresses are rewritten from."""
 STUDENT_URL = "https://github.com/caption-tutorial/vgg16-lstm-captioning-student"
 
 STUDENT_FILES = ("LICENSE", "Makefile", "pyproject.toml", "requirements.txt", "constraints.txt",
@@ -48,9 +52,6 @@ INSTRUCTOR_ONLY = ("docs/instructor_guide.md", "docs/course.md")
 
 INSTRUCTOR_FILES = ("solutions", "docs/instructor_guide.md", "docs/course.md",
                     "docs/concept_questions.md")  # and course/, the answers included
-
-OPEN_QUESTION_POINTS = 5
-"""Each open question's points (``docs/course.md``'s rubric)."""
 
 SOLUTION_MARKERS = re.compile(
     r'^\s*(# (BEGIN|END) SOLUTION( NO PROMPT)?|""" # (BEGIN|END) PROMPT)\s*$')
@@ -72,8 +73,7 @@ def _source(cell: dict) -> str:
 
 def todo_message(assignment: Assignment, question: Question) -> str:
     """What an unanswered TODO raises: the question, its points and the hint."""
-    number = ASSIGNMENTS.index(assignment) + 1
-    return (f"TODO {question.name} (assignment {number}, {question.points} points): "
+    return (f"TODO {question.name} (assignment {assignment.number}, {question.points} points): "
             f"{question.hint} Then run grader.check({question.name!r}) below.")
 
 
@@ -161,10 +161,8 @@ grader = otter.Notebook("{notebook}", tests_dir=str(CHECKS / "tests"))"""
 
 
 def about(assignment: Assignment) -> str:
-    number = ASSIGNMENTS.index(assignment) + 1
     rows = "\n".join(f"| `{q.name}` | {q.points} |" for q in assignment.questions)
-    by_hand = len(assignment.open_questions) * OPEN_QUESTION_POINTS
-    return f"""## Assignment {number}: {assignment.title}
+    return f"""## Assignment {assignment.number}: {assignment.title}
 
 This is the notebook of the series with the code the course grades taken out. Where a
 function is yours to write, its cell keeps the signature and the docstring and raises
@@ -175,7 +173,7 @@ answered, the notebook stops at the first step that needs it, naming it.
 | graded function | points |
 | --- | --- |
 {rows}
-| open questions at the end (graded by hand: the course's rubric) | {by_hand} |
+| open questions at the end (graded by hand: the course's rubric) | {assignment.points_by_hand} |
 
 The autograder runs these checks and others on cases you have not seen: pass the task,
 not the checks. Hand in this notebook (`.ipynb`), run from top to bottom."""
@@ -238,8 +236,6 @@ def grading_requirements() -> str:
     """What an autograder installs (Gradescope; ``otter run`` uses this environment): the
     series' requirements, and the series itself, with its answers, from the instructor's
     repository (``helpers.runtime.REPO_URL``, a private one needs a token in it)."""
-    from helpers.runtime import REPO_REF, REPO_URL
-
     runtime = (ROOT / "requirements.txt").read_text(encoding="utf-8").split(
         "# Notebooks and their tests")[0]  # the packages the notebooks import, not the tools
     lines = [line.split("#")[0].strip() for line in runtime.splitlines()]
@@ -297,18 +293,19 @@ def stand_ins(helpers_dir: Path) -> None:
                 continue
             module, function, call = question.stand_in
             path = helpers_dir.parent / module
-            number = ASSIGNMENTS.index(assignment) + 1
             path.write_text(replace_function_body(
                 path.read_text(encoding="utf-8"), function, call,
-                f"Yours to write: assignment {number}, ``{question.name}`` in notebooks/"
+                f"Yours to write: assignment {assignment.number}, ``{question.name}`` in "
+                f"notebooks/"
                 f"{assignment.notebook}; this calls your own."), encoding="utf-8")
 
 
 def _retarget(text: str, url: str, ref: str) -> str:
     """The series' repository address, name and branch, made the student bundle's."""
-    old_slug, new_slug = (u.removeprefix("https://github.com/") for u in (SERIES_URL, url))
-    text = text.replace('REPO_REF = "main"', f'REPO_REF = "{ref}"')
-    for old, mark in ((f"{old_slug}/blob/main/", "\0blob\0"), (old_slug, "\0slug\0"),
+    old_slug, _ = repository()
+    new_slug = url.removeprefix("https://github.com/").strip("/")
+    text = text.replace(f'REPO_REF = "{REPO_REF}"', f'REPO_REF = "{ref}"')
+    for old, mark in ((f"{old_slug}/blob/{REPO_REF}/", "\0blob\0"), (old_slug, "\0slug\0"),
                       (old_slug.split("/")[1], "\0name\0")):
         text = text.replace(old, mark)
     for mark, new in (("\0blob\0", f"{new_slug}/blob/{ref}/"), ("\0slug\0", new_slug),
@@ -400,7 +397,7 @@ def link_to_the_series(out: Path) -> None:
             if target.exists():
                 return match.group(0)
             where = target.relative_to(out.resolve()).as_posix()
-            return f"]({SERIES_URL}/blob/main/{where}{match.group(2) or ''})"
+            return f"]({SERIES_URL}/blob/{REPO_REF}/{where}{match.group(2) or ''})"
 
         new = MARKDOWN_LINK.sub(online, text)
         if new != text:
@@ -471,8 +468,12 @@ def fingerprints_found(folder: Path) -> list[str]:
     """``path: question`` for every answer fingerprint found under ``folder`` (its code, less
     its comment, compared without any white space)."""
     prints = {name: _squeezed(q.fingerprint.split("  #")[0]) for name, q in QUESTIONS.items()}
-    return [f"{path.relative_to(folder)}: {name}" for path, text in _texts(folder)
-            for name, line in prints.items() if line in _squeezed(text)]
+    found = []
+    for path, text in _texts(folder):
+        squeezed = _squeezed(text)
+        found += [f"{path.relative_to(folder)}: {name}" for name, line in prints.items()
+                  if line in squeezed]
+    return found
 
 
 def empty_dist(out: Path) -> None:

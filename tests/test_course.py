@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from course import build as course_build
-from course.assignments import ASSIGNMENTS, BY_KEY, Assignment
+from course.assignments import ASSIGNMENTS, BY_KEY, OPEN_QUESTION_POINTS, Assignment
 from course.grade import grade
 from helpers.settings import QUICK_VARIABLE
 
@@ -153,6 +153,8 @@ def stand_in(bundles, tmp_path_factory) -> subprocess.Popen:
     """A process in the student bundle that calls helpers.models.build_caption_model, as
     notebook 05 does, first with notebook 04's TODO unanswered, then answered. Started at
     once, so that it runs beside the gradings; test_student_helpers_... reads what it says."""
+    from otter.assign.solutions import replace_solutions
+
     tmp_path = tmp_path_factory.mktemp("stand-in")
     student = tmp_path / "student"
     shutil.copytree(bundles["student"], student)
@@ -165,13 +167,9 @@ def stand_in(bundles, tmp_path_factory) -> subprocess.Popen:
             definition, _ = course_build.split_graded_cell(source, "build_merge_model")
             tree = ast.parse(definition)
             function = next(n for n in tree.body if getattr(n, "name", "") == "build_merge_model")
-            lines, inside = [], False  # what otter assign leaves: the TODO, no solution
-            for line in course_build.stub_body(function, definition.splitlines(keepends=True),
-                                               "TODO build_merge_model: hint"):
-                inside = (inside or "BEGIN SOLUTION" in line) and "END SOLUTION" not in line
-                if not inside and "SOLUTION" not in line and "PROMPT" not in line:
-                    lines.append(line)
-            cell["source"] = lines
+            marked = course_build.stub_body(function, definition.splitlines(keepends=True),
+                                            "TODO build_merge_model: hint")
+            cell["source"] = replace_solutions(marked, "python")  # as otter assign does
     notebook = student / "notebooks" / "04_model.ipynb"
     notebook.write_text(json.dumps(unanswered))
     code = f"""
@@ -253,10 +251,10 @@ def test_fresh_clone_of_student_bundle_passes_its_checks_with_the_reference_answ
 
 def test_the_course_plan_states_the_points_the_assignments_give():
     plan = (ROOT / "docs" / "course.md").read_text()
-    for number, assignment in enumerate(ASSIGNMENTS, 1):
+    for assignment in ASSIGNMENTS:
         row = next(line for line in plan.splitlines()
-                   if line.startswith(f"| {number} {assignment.title} |"))
+                   if line.startswith(f"| {assignment.number} {assignment.title} |"))
         for question in assignment.questions:
             assert f"`{question.name}` ({question.points})" in row
-        each, count = course_build.OPEN_QUESTION_POINTS, len(assignment.open_questions)
-        assert row.endswith(f"| {count} × {each} | {assignment.points + count * each} |")
+        count, total = len(assignment.open_questions), assignment.points + assignment.points_by_hand
+        assert row.endswith(f"| {count} × {OPEN_QUESTION_POINTS} | {total} |")
