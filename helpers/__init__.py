@@ -10,6 +10,8 @@ Settings and the machine
     that tie notebooks to helpers, the course's student bundle (notebooks 04-09)
   * :mod:`helpers.encoders`  - the registry of encoders: family, layers, pretraining recipe
     (notebook 02; data only, no TensorFlow)
+  * :mod:`helpers.distribute` - several devices (``tf.distribute``) and mixed precision, one
+    setting each (docs/scaling.md)
   * :mod:`helpers.settings`  - the settings of a run, read in one place (notebook 01)
   * :mod:`helpers.config`    - the learner's settings file, ``python -m helpers.config`` (nb 00)
   * :mod:`helpers.costs`     - what a long step costs, said before it starts (notebooks 02-09)

@@ -115,7 +115,9 @@ def build_caption_model(
     # Merge, then decide the next word.
     merged = layers.Add(name="merge")([image, words])
     hidden = seeds.dense(units, activation="relu", name="decoder_dense")(merged)
-    probs = seeds.dense(vocab_size, activation="softmax", name="next_word")(hidden)
+    # float32 even under mixed precision: the softmax and the loss keep their precision
+    probs = seeds.dense(vocab_size, activation="softmax", name="next_word",
+                        dtype="float32")(hidden)
     return keras.Model([features, tokens], probs, name=name)
 
 
@@ -164,7 +166,9 @@ def build_inject_model(
     w = layers.Dropout(dropout, seed=seed + 1)(w)
     words = seeds.lstm(units, return_sequences=True, name="lstm")(w, initial_state=[state, state])
     hidden = seeds.dense(units, activation="relu", name="decoder_dense")(words)
-    probs = seeds.dense(vocab_size, activation="softmax", name="next_word")(hidden)
+    # float32 even under mixed precision: the softmax and the loss keep their precision
+    probs = seeds.dense(vocab_size, activation="softmax", name="next_word",
+                        dtype="float32")(hidden)
     return keras.Model([features, tokens], probs, name="inject_captioner")
 
 
@@ -236,7 +240,9 @@ class AttentionLSTM(layers.Layer):
         outputs = tf.scan(one_word, time_major, initializer=start)  # loops over time
         states, _, contexts, alphas = (ops.transpose(x, (1, 0, 2)) for x in outputs)
         if training and self.penalty:
-            self.add_loss(self.penalty * ops.mean(coverage_penalty(alphas, tokens)))
+            # in float32, as the loss it joins, even when the layer computes in 16 bits
+            alphas32 = ops.cast(alphas, "float32")
+            self.add_loss(self.penalty * ops.mean(coverage_penalty(alphas32, tokens)))
         return states, contexts, alphas
 
     def compute_mask(self, *args, **kwargs):
@@ -362,7 +368,9 @@ def build_attention_model(
     x = layers.Concatenate(name="state_and_context")([states, contexts])
     x = layers.Dropout(dropout, seed=seed, name="output_dropout")(x)
     hidden = seeds.dense(units, activation="relu", name="decoder_dense")(x)
-    probs = seeds.dense(vocab_size, activation="softmax", name="next_word")(hidden)
+    # float32 even under mixed precision: the softmax and the loss keep their precision
+    probs = seeds.dense(vocab_size, activation="softmax", name="next_word",
+                        dtype="float32")(hidden)
     return keras.Model([grid, tokens], probs, name=name)
 
 

@@ -27,10 +27,14 @@ gets exactly what it asks for: those arguments win over everything.
 | epochs           | ``CAPTION_EPOCHS``        | ``20``                               |
 | model seed       | ``CAPTION_SEED``          | ``0`` (initial weights, dropout, shuffling) |
 | shapes images    | ``CAPTION_SHAPES_IMAGES`` | ``1000`` (size of the shapes world)  |
+| strategy         | ``CAPTION_STRATEGY``      | ``none``: one device (or ``mirrored``...) |
+| precision        | ``CAPTION_PRECISION``     | ``float32`` (``mixed``: 16-bit maths) |
 
 The encoders are ``vgg16``, ``resnet50`` (Keras' ResNet50V2), ``efficientnetb0``
 and ``shapes-vgg``; the table in :mod:`helpers.encoders` gives their layers.
 Encoder weights apply to the first three (``shapes-vgg`` has its own).
+Strategy and precision matter beyond Flickr8k, on several GPUs or a TPU
+(:mod:`helpers.distribute`, docs/scaling.md); the series runs without them.
 
 The default run folder is one per dataset *and* encoder (see :func:`run_name`),
 so switching encoders, or their weights, and back costs nothing: each keeps
@@ -49,6 +53,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from helpers.distribute import check_precision, check_strategy
 from helpers.encoders import EncoderChoice, choose_encoder, encoder_spec
 from helpers.runtime import repo_root
 
@@ -68,7 +73,8 @@ QUICK_VARIABLE = "CAPTION_QUICK"
 VARIABLES = {"dataset": "CAPTION_DATASET", "data_dir": "CAPTION_DATA_DIR",
              "run_dir": "CAPTION_RUN_DIR", "encoder": "CAPTION_ENCODER",
              "encoder_weights": "CAPTION_ENCODER_WEIGHTS", "epochs": "CAPTION_EPOCHS",
-             "seed": "CAPTION_SEED", "shapes_images": "CAPTION_SHAPES_IMAGES"}
+             "seed": "CAPTION_SEED", "shapes_images": "CAPTION_SHAPES_IMAGES",
+             "strategy": "CAPTION_STRATEGY", "precision": "CAPTION_PRECISION"}
 """Each setting and the environment variable that sets it for a whole run."""
 
 SETTINGS_FILE_VARIABLE = "CAPTION_SETTINGS_FILE"
@@ -205,6 +211,8 @@ class Settings:
     shapes_images: int = 1000
     seed: int = 0
     encoder: str = "vgg16"
+    strategy: str = "none"
+    precision: str = "float32"
 
     def __getattribute__(self, name: str):
         value = object.__getattribute__(self, name)
@@ -239,6 +247,10 @@ class Settings:
         rows |= {"epochs": self.epochs, "model seed": self.seed}
         if self.dataset == "shapes":
             rows["shapes images"] = self.shapes_images
+        if self.strategy != "none":  # beyond one device (docs/scaling.md): shown when chosen
+            rows["strategy"] = self.strategy
+        if self.precision != "float32":
+            rows["precision"] = self.precision
         width = max(map(len, rows))
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows.items())
 
@@ -312,6 +324,8 @@ def _resolve(sources: _Sources) -> Settings:
         shapes_images=number("shapes_images", "CAPTION_SHAPES_IMAGES", 1000),
         seed=number("seed", "CAPTION_SEED", 0, least=0),
         encoder=encoder,
+        strategy=_checked(check_strategy, sources.get("strategy", "none")),
+        precision=_checked(check_precision, sources.get("precision", "float32")),
     )
 
 

@@ -34,6 +34,7 @@ import keras
 import numpy as np
 
 from helpers.costs import cost_note
+from helpers.distribute import replicas, scaled_learning_rate
 from helpers.encoders import EncoderChoice
 from helpers.models import check_vocabulary, count_parameters, is_attention_model
 from helpers.runs import HISTORY_FILE, read_history, save_trained
@@ -272,6 +273,7 @@ def fit(
     seed: int = 0,
     verbose: int | str = 2,
     info: dict | None = None,
+    learning_rate: float | None = None,
 ) -> TrainingResult:
     """Train ``model`` with Adam and the masked loss, keeping the best epoch by validation loss.
 
@@ -285,6 +287,12 @@ def fit(
     epochs without a better validation loss (``EarlyStopping``). ``seed`` fixes
     the order of the captions; the model's own seed fixes its weights and
     dropout. ``info`` is stored in ``model.json`` (dataset, encoder weights, ...).
+
+    A model built in :func:`helpers.distribute.training_scope` trains on every
+    replica of its strategy: ``batch_size`` is one replica's share of a global
+    batch ``replicas`` times bigger, and Adam's rate, unless ``learning_rate``
+    says otherwise, follows :func:`helpers.distribute.scaled_learning_rate`.
+    One device (the series' way) keeps 32 captions and Keras' 1e-3.
     """
     check_vocabulary(model, vocab)
     for data in (train, val):
@@ -307,11 +315,17 @@ def fit(
         _write_history(run_dir, before)
     resumed_from = len(before)
 
-    model.compile(optimizer=keras.optimizers.Adam(), loss=masked_loss())
+    strategy = model.distribute_strategy  # the one the model was built under, if any
+    n_replicas = replicas(strategy)
+    global_batch = batch_size * n_replicas
+    with strategy.scope():
+        model.compile(optimizer=keras.optimizers.Adam(
+            learning_rate or scaled_learning_rate(n_replicas)), loss=masked_loss())
     early = _EarlyStopping(patience, before) if patience else None
     best = min((row["val_loss"] for row in before), default=None)
     callbacks = [_EpochSeconds(),
-                 _BestModel(run_dir, vocab, {"epochs": epochs, "batch_size": batch_size,
+                 _BestModel(run_dir, vocab, {"epochs": epochs, "batch_size": global_batch,
+                                             **({"replicas": n_replicas} if n_replicas > 1 else {}),
                                              **(info or {})}, best),
                  *([early] if early else []),
                  _History(run_dir / HISTORY_FILE, append=True),
@@ -325,8 +339,8 @@ def fit(
     if note:  # a long training says so before it starts, with the way out
         print(note, flush=True)
     started = time.perf_counter()
-    model.fit(train.pipeline(batch_size, shuffle=True, seed=seed + resumed_from), shuffle=False,
-              validation_data=val.pipeline(batch_size, shuffle=False),
+    model.fit(train.pipeline(global_batch, shuffle=True, seed=seed + resumed_from), shuffle=False,
+              validation_data=val.pipeline(global_batch, shuffle=False),
               epochs=last, callbacks=callbacks, verbose=verbose)
     elapsed = time.perf_counter() - started
     if early is not None and early.stopped_epoch:

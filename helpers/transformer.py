@@ -155,7 +155,7 @@ def build_transformer_model(
                                 name=f"decoder_block_{i + 1}")(words, memory, tokens)
     # small first weights: an untrained model guesses about uniformly, ln(vocabulary) of loss
     probs = layers.Dense(vocab_size, activation="softmax", kernel_initializer=_normal(seeds),
-                         name="next_word")(words)
+                         name="next_word", dtype="float32")(words)  # float32 when mixed
     return keras.Model([grid, tokens], probs, name=name)
 
 

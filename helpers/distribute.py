@@ -1,0 +1,181 @@
+"""Several devices and mixed precision, on TensorFlow's own engine (docs/scaling.md).
+
+The series trains on one device. Beyond Flickr8k (Flickr30k, COCO) a learner
+moves to a machine with several GPUs or to a Colab TPU; ``tf.distribute`` does
+the work there, and this module only chooses and configures it:
+
+* :func:`make_strategy`: the ``CAPTION_STRATEGY`` setting as a
+  ``tf.distribute.Strategy``: ``none`` (TensorFlow's default, one device),
+  ``mirrored`` (``MirroredStrategy``: every GPU of one machine, or the logical
+  CPUs the tests make), ``tpu`` (``TPUStrategy``, a Colab TPU) or
+  ``multiworker`` (``MultiWorkerMirroredStrategy``, several machines, each
+  told its part by ``TF_CONFIG``). Only ``none`` and ``mirrored`` are tested.
+* :func:`training_scope`: build a model inside it, and Keras remembers the
+  strategy: :func:`helpers.training.fit` then compiles and trains the model
+  on every replica, each taking ``batch_size`` captions of a global batch of
+  ``batch_size x replicas``.
+* :func:`scaled_learning_rate`: the rule for that bigger batch, stated once.
+* :func:`precision_policy`: the ``CAPTION_PRECISION`` switch. ``mixed``
+  computes in 16 bits (``mixed_float16`` on a GPU, ``mixed_bfloat16`` on a TPU
+  or a CPU with bfloat16 instructions) while the weights, the output softmax
+  and the loss stay in float32.
+
+TensorFlow is imported inside the functions: choosing a setting needs none.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+STRATEGIES = ("none", "mirrored", "tpu", "multiworker")
+"""The values of the ``CAPTION_STRATEGY`` setting."""
+
+PRECISIONS = ("float32", "mixed")
+"""The values of the ``CAPTION_PRECISION`` setting."""
+
+BASE_LEARNING_RATE = 1e-3
+"""Adam's learning rate for one replica's batch (Keras' default, the series' own)."""
+
+
+def check_strategy(name: str) -> str:
+    """``name`` as a strategy of :data:`STRATEGIES`, or a ``ValueError`` that lists them."""
+    value = str(name).strip().lower()
+    if value not in STRATEGIES:
+        raise ValueError(f"CAPTION_STRATEGY={name!r} is not a strategy; choose one of "
+                         f"{', '.join(STRATEGIES)} (docs/scaling.md)")
+    return value
+
+
+def check_precision(name: str) -> str:
+    """``name`` as a precision of :data:`PRECISIONS`, or a ``ValueError`` that lists them."""
+    value = str(name).strip().lower()
+    if value not in PRECISIONS:
+        raise ValueError(f"CAPTION_PRECISION={name!r} is not a precision; choose "
+                         f"{' or '.join(PRECISIONS)} (docs/scaling.md)")
+    return value
+
+
+@functools.cache
+def make_strategy(name: str = "none"):
+    """The ``tf.distribute.Strategy`` a setting names, made once per process.
+
+    ``mirrored`` copies the model onto every GPU (or every logical CPU device),
+    splits each batch between them and adds up their gradients. ``tpu`` first
+    connects to the TPU (on Colab: Runtime > Change runtime type > TPU), and
+    ``multiworker`` reads ``TF_CONFIG``: both must be made before any other
+    TensorFlow work in the process, and neither is tested here.
+    """
+    import tensorflow as tf
+
+    name = check_strategy(name)
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()  # the default: one device, nothing distributed
+
+
+def replicas(strategy=None) -> int:
+    """How many copies of the model a strategy trains at once (1 without one)."""
+    return 1 if strategy is None else int(strategy.num_replicas_in_sync)
+
+
+def scaled_learning_rate(n_replicas: int, base: float = BASE_LEARNING_RATE) -> float:
+    """The learning rate for a global batch ``n_replicas`` times one replica's: ``base x n``.
+
+    This is the linear scaling rule (published: Goyal et al. 2017, "Accurate,
+    Large Minibatch SGD"): a batch k times bigger averages k times as many
+    gradients, so its step may be k times longer. It was stated for SGD; for
+    Adam it is a starting point, not a law: above 8 replicas or so, warm the
+    rate up over the first epoch or scale by the square root instead
+    (docs/scaling.md). One replica keeps the series' rate exactly.
+    """
+    if n_replicas < 1:
+        raise ValueError(f"n_replicas={n_replicas}: a strategy has at least one replica")
+    return base * n_replicas
+
+
+def cpu_has_bfloat16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX; Linux only).
+
+    TensorFlow runs bfloat16 on any CPU, but without these instructions it is
+    emulated, and slower than float32.
+    """
+    try:
+        flags = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def device_kind() -> str:
+    """``"tpu"``, ``"gpu"`` or ``"cpu"``: the fastest kind of device TensorFlow sees."""
+    import tensorflow as tf
+
+    kinds = {device.device_type for device in tf.config.list_logical_devices()}
+    return "tpu" if "TPU" in kinds else "gpu" if "GPU" in kinds else "cpu"
+
+
+def precision_policy(precision: str = "float32", kind: str | None = None) -> str:
+    """The Keras dtype policy of a ``CAPTION_PRECISION``: ``"float32"`` or a mixed one.
+
+    ``mixed`` means ``mixed_float16`` on a GPU (its tensor cores; Keras scales
+    the loss so small float16 gradients do not vanish), ``mixed_bfloat16`` on a
+    TPU or a CPU with bfloat16 instructions (the range of float32, no loss
+    scaling needed). Asked of a CPU without them it says why it cannot help.
+    """
+    if check_precision(precision) == "float32":
+        return "float32"
+    kind = kind or device_kind()
+    if kind == "gpu":
+        return "mixed_float16"
+    if kind == "tpu" or cpu_has_bfloat16():
+        return "mixed_bfloat16"
+    raise ValueError("CAPTION_PRECISION=mixed: this machine has no GPU, no TPU and a CPU "
+                     "without bfloat16 instructions, where 16-bit arithmetic is emulated and "
+                     "slower than float32. Keep CAPTION_PRECISION=float32 here.")
+
+
+@contextmanager
+def training_scope(strategy: str = "none", precision: str = "float32") -> Iterator:
+    """Build a model inside: its weights are placed by ``strategy``, its layers compute in
+    ``precision`` (:func:`precision_policy`). Yields the ``tf.distribute.Strategy``.
+
+    >>> with training_scope("mirrored", "mixed") as strategy:   # doctest: +SKIP
+    ...     model = build_caption_model(len(vocab), seed=settings.seed)
+    >>> fit(model, vocab, train, val, run_dir)   # trains on every replica  # doctest: +SKIP
+
+    Keras remembers the strategy in the model; the precision is put back as it
+    was on leaving, so models built afterwards are float32 again.
+    """
+    import keras
+
+    chosen = make_strategy(strategy)
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision_policy(precision))
+    try:
+        with chosen.scope():
+            yield chosen
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def logical_cpus(count: int) -> None:
+    """Split the CPU into ``count`` logical devices, so ``mirrored`` has replicas to mirror.
+
+    This is how the tests and ``make bench`` run ``MirroredStrategy`` without
+    GPUs. It must come before TensorFlow's first operation in the process.
+    """
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])

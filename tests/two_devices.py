@@ -1,0 +1,107 @@
+"""Training on two logical CPU devices, in a process of its own (tests/test_distribute.py).
+
+TensorFlow fixes its devices at its first operation, and pytest's process has
+long passed that point, so ``python -m tests.two_devices OUT.json`` splits the
+CPU in two (:func:`helpers.distribute.logical_cpus`) before anything else and
+trains small merge and attention models three ways, each from the same
+initial weights on the same captions in the same order:
+
+* ``none``: one device, a batch of 16 captions;
+* ``mirrored``: ``MirroredStrategy`` over the two devices, 8 captions each (the
+  same global batch of 16, the same learning rate), stopped after two epochs
+  and resumed from its checkpoint for the third, as after an interruption;
+* ``mixed``: one device in ``mixed_bfloat16`` (on a CPU without bfloat16
+  instructions TensorFlow emulates it: slower, the same arithmetic).
+
+It writes each run's losses per epoch to OUT.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+from helpers.distribute import cpu_has_bfloat16, logical_cpus, training_scope
+
+EPOCHS = 3
+
+
+def _data(kind: str):
+    import numpy as np
+
+    from helpers.text import Vocabulary
+    from helpers.training import CaptionData
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(30)]
+
+    def captions(n: int) -> dict[str, list[str]]:
+        return {f"im{i}": [" ".join(rng.choice(words, rng.integers(3, 9))) for _ in range(3)]
+                for i in range(n)}
+
+    train, val = captions(96), captions(24)
+    vocab = Vocabulary.fit([c for cs in train.values() for c in cs], 1)
+    shape = (64,) if kind == "merge" else (4, 4, 16)
+    return vocab, [CaptionData.from_captions(split, caps, vocab,
+                                             rng.normal(size=(len(caps), *shape)).astype("f4"))
+                   for split, caps in (("train", train), ("val", val))]
+
+
+def _model(kind: str, vocab):
+    from helpers.models import build_attention_model, build_caption_model
+
+    if kind == "merge":
+        return build_caption_model(len(vocab), feature_dim=64, units=32, embedding_dim=16, seed=1)
+    return build_attention_model(len(vocab), grid_shape=(4, 4, 16), units=32, embedding_dim=16,
+                                 seed=1)
+
+
+def train(kind: str, how: str, folder: Path) -> dict:
+    """One run of ``kind`` (merge, attention) trained ``how`` (none, mirrored, mixed)."""
+    import keras
+
+    from helpers.training import fit
+
+    vocab, (train_data, val_data) = _data(kind)
+    strategy = "mirrored" if how == "mirrored" else "none"
+    if how == "mixed" and not cpu_has_bfloat16():  # emulated here, but the same arithmetic
+        keras.config.set_dtype_policy("mixed_bfloat16")
+    with training_scope(strategy, "mixed" if how == "mixed" and cpu_has_bfloat16()
+                        else "float32") as chosen:
+        model = _model(kind, vocab)
+    keras.config.set_dtype_policy("float32")
+    per_replica = 16 // chosen.num_replicas_in_sync
+    options = {"batch_size": per_replica, "learning_rate": 1e-3, "verbose": 0}
+    run_dir = folder / f"{kind}-{how}"
+    # the mirrored run stops after two epochs and resumes, as after an interruption
+    first = EPOCHS - 1 if how == "mirrored" else EPOCHS
+    result = fit(model, vocab, train_data, val_data, run_dir, epochs=first, **options)
+    row = {"replicas": chosen.num_replicas_in_sync,
+           "compute_dtype": model.get_layer("embedding").compute_dtype,
+           "output_dtype": model.get_layer("next_word").compute_dtype,
+           "initial_loss": math.log(len(vocab)), "resumed_from": 0}
+    if how == "mirrored":  # a new process would build the model again, so here too
+        with training_scope(strategy):
+            model = _model(kind, vocab)
+        result = fit(model, vocab, train_data, val_data, run_dir, epochs=EPOCHS, **options)
+        row["resumed_from"] = result.resumed_from
+    row["loss"] = [h["loss"] for h in result.history]
+    row["val_loss"] = [h["val_loss"] for h in result.history]
+    return row
+
+
+def main(out: str) -> None:
+    logical_cpus(2)
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for kind in ("merge", "attention"):
+            for how in ("none", "mirrored", "mixed"):
+                results[f"{kind}-{how}"] = train(kind, how, Path(folder))
+    Path(out).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
