@@ -21,6 +21,7 @@ Data (notebook 01)
   * :mod:`helpers.dataset`   - what a loaded dataset is: captions, splits, a report
   * :mod:`helpers.layouts`   - reading the official, Kaggle and Karpathy layouts
   * :mod:`helpers.download`  - downloading Flickr8k, checked before it is unpacked
+  * :mod:`helpers.sources`   - Flickr30k and COCO: their archives, terms, and getting them
   * :mod:`helpers.shapes`    - the synthetic shapes world
   * :mod:`helpers.data`      - ``load_dataset``: any dataset, any layout; ``python -m helpers.data``
   * :mod:`helpers.shapes_truth` - is a caption true of its picture? (notebooks 06-08)

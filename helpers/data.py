@@ -31,6 +31,7 @@ from helpers.layouts import (
 )
 from helpers.settings import Settings, get_settings
 from helpers.shapes import make_shapes_world
+from helpers.sources import SOURCES, download_dataset
 
 
 def dataset_missing(settings: Settings) -> bool:
@@ -67,7 +68,9 @@ def load_dataset(
             not offer is refused before any file is read. By default the
             dataset's own: ``"official"``, or ``"karpathy"`` for Flickr30k and COCO.
             The old name ``"seed"`` still means ``"90/10"``, with a ``FutureWarning``.
-        download: fetch Flickr8k with :func:`download_flickr8k` when it is missing.
+        download: fetch the dataset when it is missing: Flickr8k with
+            :func:`download_flickr8k`, Flickr30k and COCO with
+            :func:`helpers.sources.download_dataset`.
         shapes_options: ``n_images`` (default: the ``CAPTION_SHAPES_IMAGES``
             setting) and ``seed`` of the shapes world.
 
@@ -90,9 +93,12 @@ def load_dataset(
         dataset = read_official_layout(root, split=split, name="shapes")
     elif split == "karpathy":
         json_path = root / f"dataset_{name}.json"
+        if not json_path.is_file() and download and name in SOURCES:
+            download_dataset(name, root)
         if not json_path.is_file():
             raise DatasetNotFoundError(how_to_get(name, root))
-        image_dirs = [*FLICKR8K_IMAGE_DIRS, "Images", f"{name}_images", "images"]
+        image_dirs = [*FLICKR8K_IMAGE_DIRS, "Images", f"{name}_images", f"{name}-images",
+                      "images"]
         image_dir = next((root / d for d in image_dirs if (root / d).is_dir()), root)
         dataset = read_karpathy_json(json_path, image_dir, name=name)
     else:
@@ -112,7 +118,8 @@ def load_dataset(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m helpers.data download [ROOT]``: fetch Flickr8k from a shell (notebook 01)."""
+    """``python -m helpers.data download [ROOT] [--dataset NAME]``: a dataset from a shell
+    (Flickr8k: notebook 01; Flickr30k and COCO: docs/scaling.md)."""
     parser = argparse.ArgumentParser(
         prog="python -m helpers.data",
         description="Get the series' datasets from a shell.",
@@ -120,18 +127,26 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     fetch = commands.add_parser(
         "download",
-        help="download and unpack Flickr8k (about 1 GB), checked before it is unpacked",
-        description="Download Flickr8k's two release zips, check them and unpack them.",
+        help="download and unpack a dataset (Flickr8k: about 1 GB), checked before it is "
+             "unpacked",
+        description="Download a dataset's archives (resuming a cut download), check them and "
+                    "unpack them. COCO is about 19 GB; Flickr30k's images must be requested "
+                    "first (docs/scaling.md).",
     )
     fetch.add_argument(
         "root",
         nargs="?",
         type=Path,
-        help="the folder to put Flickr8k in (default: <CAPTION_DATA_DIR>/flickr8k)",
+        help="the folder to put the dataset in (default: <CAPTION_DATA_DIR>/<dataset>)",
     )
+    fetch.add_argument("--dataset", choices=["flickr8k", *SOURCES], default="flickr8k",
+                       help="which dataset (default: flickr8k)")
     args = parser.parse_args(argv)
-    root = args.root or get_settings(dataset="flickr8k").dataset_dir
-    print(load_dataset("flickr8k", root=download_flickr8k(root)))
+    root = args.root or get_settings(dataset=args.dataset).dataset_dir
+    if args.dataset == "flickr8k":
+        print(load_dataset("flickr8k", root=download_flickr8k(root)))
+    else:
+        print(load_dataset(args.dataset, root=download_dataset(args.dataset, root)))
     return 0
 
 

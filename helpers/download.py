@@ -1,7 +1,10 @@
-"""Downloading Flickr8k: two release zips, checked, then unpacked (notebook 01).
+"""Downloading a dataset's zips, checked, then unpacked: Flickr8k here (notebook 01).
 
-``keras.utils.get_file`` does the fetching (cache, progress bar, a SHA-256
-check where a digest is set in :data:`FLICKR8K_SHA256`). Each zip is checked
+One path serves every dataset (:func:`fetch_and_unpack`; Flickr30k and COCO in
+:mod:`helpers.sources`). The disk space is checked first. A download shows a
+progress bar, and one cut short resumes where it stopped (an HTTP ``Range``
+request), then is checked against its SHA-256 where one is set (for
+Flickr8k in :data:`FLICKR8K_SHA256`). Each zip is checked
 before it is unpacked: its size where one is set in :data:`FLICKR8K_SIZES`,
 then every member's CRC (``zipfile.ZipFile.testzip``). Only a zip that is
 really damaged is deleted and fetched again; a full disk or a permission
@@ -14,15 +17,18 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import http.client
 import shutil
+import sys
 import urllib.error
+import urllib.request
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.dataset import DatasetError
 from helpers.layouts import FLICKR8K_IMAGE_DIRS, detect_layout, find_in, list_images
-from helpers.runtime import native_logs_to_file
 from helpers.settings import SHAPES_INSTEAD
 
 # The official release of the series' data: two zips of the public
@@ -104,8 +110,9 @@ def _disk_error(path: Path, err: OSError, doing: str, folder: Path) -> DatasetEr
     )
 
 
-def _extract_zip(archive: Path, target: Path) -> None:
-    """Extract ``archive`` into ``target``, leaving out macOS ``__MACOSX``/``._*`` files.
+def _extract_zip(archive: Path, target: Path, members: tuple[str, ...] = ()) -> None:
+    """Extract ``archive`` into ``target``, leaving out macOS ``__MACOSX``/``._*`` files
+    (and, where ``members`` names some, every other member).
 
     Extraction goes to a temporary folder first and is moved into place only
     when every member has been read and its checksum verified, so an
@@ -119,6 +126,8 @@ def _extract_zip(archive: Path, target: Path) -> None:
             for member in zf.infolist():
                 parts = Path(member.filename).parts
                 if not parts or parts[0] == "__MACOSX" or parts[-1].startswith("._"):
+                    continue
+                if members and member.filename not in members:
                     continue
                 try:
                     zf.extract(member, staging)
@@ -135,56 +144,168 @@ def _extract_zip(archive: Path, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _fetch(zip_name: str, base_url: str, downloads: Path, force: bool) -> Path:
-    """``keras.utils.get_file`` with the digest of :data:`FLICKR8K_SHA256`, if one is set.
+class _CutShort(Exception):
+    """The connection ended before the whole file came: what came is kept, to resume."""
 
-    Raises ``_DamagedZip`` when the file arrived but its digest is wrong (the
-    file is left for the caller to delete), :class:`DatasetError` otherwise.
+
+def _save(response, out, have: int, total: int | None, name: str) -> None:
+    """Copy ``response`` into the open file ``out``, 1 MB at a time, with a progress bar."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=name,
+              file=sys.stdout, mininterval=2, disable=total is not None and total < 1 << 24) as bar:
+        while chunk := response.read(1 << 20):
+            out.write(chunk)
+            bar.update(len(chunk))
+
+
+def _fetch(zip_name: str, base_url: str, downloads: Path, force: bool,
+           digest: str | None = None) -> Path:
+    """Download ``base_url/zip_name`` into ``downloads``, resuming a download cut short.
+
+    What arrives is written to ``<zip>.part``; an interrupted download keeps it,
+    and the next call asks the server for the rest only (an HTTP ``Range``
+    request; a server that ignores it sends everything again). The file takes
+    its name only when complete, checked against ``digest`` (its SHA-256) where
+    one is set. Raises ``_DamagedZip`` for a wrong digest (the file is left for
+    the caller to delete), :class:`DatasetError` otherwise.
     """
-    with native_logs_to_file():  # TensorFlow's start-up lines go to a log file, not here
-        from keras.utils import get_file  # imported here: loading data needs no TensorFlow
-
-    digest = FLICKR8K_SHA256.get(zip_name)
     target = downloads / zip_name
+    part = downloads / f"{zip_name}.part"
+    url = f"{base_url}/{zip_name}"
+    if force:
+        target.unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
+    if target.is_file():
+        return target
     try:
-        return Path(
-            get_file(
-                fname=zip_name,
-                origin=f"{base_url}/{zip_name}",
-                cache_dir=str(downloads.parent),
-                cache_subdir=downloads.name,
-                force_download=force,
-                file_hash=digest,
-                hash_algorithm="sha256" if digest else "auto",
-            )
-        )
-    except Exception as err:
-        actual = _sha256(target) if digest and target.is_file() else None
-        if actual is not None and actual != digest.lower():
-            raise _DamagedZip(
-                f"its SHA-256 is {actual}, not {digest} as "
-                f"helpers.download.FLICKR8K_SHA256[{zip_name!r}] says"
-            ) from err
-        if isinstance(err, OSError) and (
+        downloads.mkdir(parents=True, exist_ok=True)
+        have = part.stat().st_size if part.is_file() else 0
+        request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+        try:
+            response = urllib.request.urlopen(request, timeout=60)
+        except urllib.error.HTTPError as err:
+            if err.code != 416 or not have:  # 416: nothing after what we have, it is all here
+                raise
+            response = None
+        if response is not None:
+            with response:
+                if response.status != 206:
+                    have = 0  # the server sends the whole file: start again
+                length = response.headers.get("Content-Length")
+                total = have + int(length) if length is not None else None
+                with part.open("ab" if have else "wb") as out:
+                    _save(response, out, have, total, zip_name)
+            if total is not None and part.stat().st_size < total:
+                raise _CutShort(f"cut short after {part.stat().st_size:,} of {total:,} bytes")
+        part.replace(target)
+    except (PermissionError, OSError) as err:
+        if isinstance(err, urllib.error.URLError) or not (
             isinstance(err, PermissionError)
             or err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
         ):
-            raise _disk_error(target, err, "write", downloads) from err
-        # keras' get_file says "URL fetch failure on <url>: None -- <reason>" over a
-        # chain of three tracebacks: the reason alone, and no chain, for the learner
-        cause = err.__context__
-        if isinstance(cause, urllib.error.HTTPError):
-            why = f"HTTP {cause.code} {cause.reason}"
-        elif isinstance(cause, urllib.error.URLError):
-            why = str(cause.reason)
-        else:
-            why = str(err)
+            raise _offline(url, err, downloads, part) from None
+        raise _disk_error(part, err, "write", downloads) from err
+    except (_CutShort, http.client.HTTPException) as err:
+        raise _offline(url, err, downloads, part) from None
+    if digest and (actual := _sha256(target)) != digest.lower():
+        raise _DamagedZip(f"its SHA-256 is {actual}, not the {digest} set for it")
+    return target
+
+
+def _offline(url: str, err: Exception, downloads: Path, part: Path) -> DatasetError:
+    """The message for a download that failed on the network's side: why, and what to do."""
+    if isinstance(err, urllib.error.HTTPError):
+        why = f"HTTP {err.code} {err.reason}"
+    elif isinstance(err, urllib.error.URLError):
+        why = str(err.reason)
+    else:
+        why = str(err) or type(err).__name__
+    kept = (f" The {part.stat().st_size / 1e6:,.0f} MB that came are kept in {part.name}: "
+            "the next run fetches only the rest." if part.is_file() and part.stat().st_size
+            else "")
+    return DatasetError(
+        f"Could not download {url} ({why}).\n"
+        "Check the internet connection and run the same command again: finished "
+        f"files are kept.{kept} Without internet, copy the archives into {downloads} (or "
+        f"the extracted files into {downloads.parent}), or use {SHAPES_INSTEAD}.")
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One file of a dataset's release: where it is, what it costs, what of it to unpack."""
+
+    name: str
+    base_url: str | None  # None: no public address; the learner puts it in downloads/
+    said: str  # its size, said before the download starts ("about 13 GB")
+    members: tuple[str, ...] = ()  # the members to unpack (none named: all)
+    sha256: str | None = None  # hex digest, checked where one is set
+    size: int | None = None  # bytes, checked where set
+
+
+def _remote_size(archive: Archive) -> int | None:
+    """The size the server gives for an archive (an HTTP ``HEAD``), or None when it says none."""
+    try:
+        request = urllib.request.Request(f"{archive.base_url}/{archive.name}", method="HEAD")
+        with urllib.request.urlopen(request, timeout=20) as response:
+            length = response.headers.get("Content-Length")
+            return int(length) if length else None
+    except (OSError, ValueError, http.client.HTTPException):
+        return None  # offline, say: the download itself will say so, with what to do
+
+
+def check_disk_space(root: Path, archives: list[Archive], later: str = "") -> None:
+    """Stop before any download when ``root``'s disk cannot hold the archives and their contents.
+
+    Each archive still to fetch needs its size twice (the zip, then what it
+    unpacks to: JPEGs do not compress); what a cut download left is counted as
+    already there. ``later`` names what comes after (COCO's feature cache).
+    """
+    downloads = root / "downloads"
+    needed = 0
+    for archive in archives:
+        if (downloads / archive.name).is_file() or archive.base_url is None:
+            continue
+        size = archive.size or _remote_size(archive)
+        if size:
+            part = downloads / f"{archive.name}.part"
+            needed += 2 * size - (part.stat().st_size if part.is_file() else 0)
+    free = shutil.disk_usage(root).free
+    if needed > free:
         raise DatasetError(
-            f"Could not download {base_url}/{zip_name} ({why}).\n"
-            "Check the internet connection and run the same command again: finished "
-            f"files are kept. Without internet, copy the two zips into {downloads} (or "
-            f"the extracted files into {downloads.parent}), or use {SHAPES_INSTEAD}."
-        ) from None
+            f"Not enough disk space in {root}: the download and unpacking need about "
+            f"{needed / 1e9:,.1f} GB, and {free / 1e9:,.1f} GB are free there. Nothing was "
+            f"downloaded. Free some space or choose another data folder (CAPTION_DATA_DIR) on "
+            f"a bigger disk.{later}")
+
+
+def fetch_and_unpack(root: Path, archives: list[Archive], table: str = "") -> None:
+    """Fetch (or resume), check and unpack each archive into ``root``: the tested path of every
+    dataset. A damaged archive is deleted and fetched once more; a disk error keeps it."""
+    downloads = root / "downloads"
+    for item in archives:
+        for attempt in (1, 2):
+            archive = downloads / item.name
+            try:
+                if item.base_url is not None:
+                    archive = _fetch(item.name, item.base_url, downloads, attempt > 1,
+                                     item.sha256)
+                check_zip(archive, item.size)
+                _extract_zip(archive, root, item.members)
+                break
+            except _DamagedZip as err:
+                archive.unlink(missing_ok=True)
+                if attempt == 2 or item.base_url is None:
+                    where = (f"from {item.base_url}/{item.name}" if item.base_url
+                             else "from where you got it")
+                    raise DatasetError(
+                        f"{archive} is damaged ({err}), even after downloading it again, so "
+                        "it was deleted. The server may be sending an error page: download it "
+                        f"in a browser {where} and put it in {downloads}."
+                        + (f" Check the digest or size set for it in {table} too."
+                           if table and (item.sha256 or item.size) else "")) from err
+            except OSError as err:  # the local disk, not the zip: keep it
+                raise _disk_error(archive, err, "check or unpack", root) from err
 
 
 def download_flickr8k(
@@ -194,16 +315,16 @@ def download_flickr8k(
 ) -> Path:
     """Download, check and unpack Flickr8k's two release zips into ``root`` (official layout).
 
-    Uses ``keras.utils.get_file``: zips already in ``root/downloads`` are not
-    fetched again, and a download shows a progress bar. Each zip is checked
-    before it is unpacked (:func:`check_zip`, and the digest of
-    :data:`FLICKR8K_SHA256` where one is set). A zip that is really damaged
-    (cut short, not a zip, a bad CRC, the wrong size or digest) is deleted and
-    fetched once more; a full disk or a permission error keeps the zip and
-    raises a :class:`DatasetError` that says what to do. The folder is marked
-    complete only after both zips are unpacked and the image count checked,
-    so running this again after any failure resumes the work. Taught in
-    notebook 01.
+    Zips already in ``root/downloads`` are not fetched again, a download cut
+    short resumes where it stopped (:func:`_fetch`), and a download shows a
+    progress bar. Each zip is checked before it is unpacked
+    (:func:`check_zip`, and the digest of :data:`FLICKR8K_SHA256` where one is
+    set). A zip that is really damaged (cut short, not a zip, a bad CRC, the
+    wrong size or digest) is deleted and fetched once more; a full disk or a
+    permission error keeps the zip and raises a :class:`DatasetError` that says
+    what to do. The folder is marked complete only after both zips are
+    unpacked and the image count checked, so running this again after any
+    failure resumes the work. Taught in notebook 01.
     """
     base_url = base_url or FLICKR8K_URL  # read now, so a mirror can be set on the module
     expected_images = expected_images or FLICKR8K_IMAGES
@@ -213,36 +334,15 @@ def download_flickr8k(
     if marker.exists() and detect_layout(root) == "official":
         return root
     downloads = root / "downloads"
-    missing = [z for z in FLICKR8K_ZIPS if not (downloads / z).is_file()]
+    archives = [Archive(z, base_url, FLICKR8K_ZIP_SIZES_SAID[z], sha256=FLICKR8K_SHA256.get(z),
+                        size=FLICKR8K_SIZES.get(z)) for z in FLICKR8K_ZIPS]
+    missing = [a for a in archives if not (downloads / a.name).is_file()]
     if missing:  # the cost first, before a download of about 1 GB starts
         print(f"Flickr8k is not in {root} yet: downloading "
-              + " and ".join(f"{z} ({FLICKR8K_ZIP_SIZES_SAID[z]})" for z in missing)
+              + " and ".join(f"{a.name} ({a.said})" for a in missing)
               + f" into {downloads}, once (a finished zip is kept), then unpacking.", flush=True)
-    for zip_name in FLICKR8K_ZIPS:
-        for attempt in (1, 2):
-            archive = downloads / zip_name
-            try:
-                archive = _fetch(zip_name, base_url, downloads, force=attempt > 1)
-                check_zip(archive, FLICKR8K_SIZES.get(zip_name))
-                _extract_zip(archive, root)
-                break
-            except _DamagedZip as err:
-                archive.unlink(missing_ok=True)
-                if attempt == 2:
-                    set_here = FLICKR8K_SHA256.get(zip_name) or FLICKR8K_SIZES.get(zip_name)
-                    raise DatasetError(
-                        f"{archive} is damaged ({err}), even after downloading it again, so "
-                        "it was deleted. The server may be sending an error page: download it "
-                        f"in a browser from {base_url}/{zip_name} and put it in {downloads}."
-                        + (
-                            " Check the digest or size set for it in FLICKR8K_SHA256 or "
-                            "FLICKR8K_SIZES (helpers.download) too."
-                            if set_here
-                            else ""
-                        )
-                    ) from err
-            except OSError as err:  # the local disk, not the zip: keep it
-                raise _disk_error(archive, err, "check or unpack", root) from err
+        check_disk_space(root, missing)
+    fetch_and_unpack(root, archives, "FLICKR8K_SHA256 or FLICKR8K_SIZES (helpers.download)")
     image_dir = find_in(root, FLICKR8K_IMAGE_DIRS, kind="dir")
     found = len(list_images(image_dir)) if image_dir else 0
     if found != expected_images:

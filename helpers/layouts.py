@@ -309,9 +309,10 @@ def read_karpathy_json(path: Path, image_dir: Path, name: str | None = None) -> 
 def how_to_get(name: str, root: Path) -> str:
     if name != "flickr8k":
         return (
-            f"No {name} dataset found in {root}. Put the Karpathy split file "
-            f"dataset_{name}.json there with the images (see data/README.md), "
-            f"or work on {SHAPES_INSTEAD}."
+            f"No {name} dataset found in {root}. Download it with "
+            f"`python -m helpers.data download --dataset {name}` (docs/scaling.md says what it "
+            f"costs), or put the Karpathy split file dataset_{name}.json there with the images "
+            f"(see data/README.md), or work on {SHAPES_INSTEAD}."
         )
     return (
         f"No Flickr8k dataset found in {root}.\n"

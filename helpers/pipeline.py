@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 
 from helpers.data import dataset_missing, load_dataset
+from helpers.distribute import training_scope
 from helpers.download import FLICKR8K_ZIPS
 from helpers.encoders import encoder_spec
 from helpers.feature_cache import FeatureCache
@@ -202,7 +203,9 @@ def load_or_train(prepared: PreparedRun, attention: bool = False, *, model: str 
     which, where = _MADE_IN[name]
     prepared.note(f"Training the {which} now ({settings.epochs} epochs; {where} does this).")
     grid = name in GRID_MODELS
-    fit(build_model(prepared, name), prepared.vocab, prepared.split("train", grid),
+    with training_scope(settings.strategy, settings.precision):  # docs/scaling.md
+        model = build_model(prepared, name)
+    fit(model, prepared.vocab, prepared.split("train", grid),
         prepared.split("val", grid), run_dir, epochs=settings.epochs, seed=settings.seed,
         info=run_info(settings, model=name), **fit_options)
     trained, _, meta = load_trained(run_dir)

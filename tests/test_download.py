@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import zipfile
+from collections import namedtuple
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from helpers.download import FLICKR8K_SHA256, FLICKR8K_SIZES, download_flickr8k
 from tests.fixtures import release_zips, sample_captions
 
 N_IMAGES = 6
+shutil_usage = namedtuple("usage", "total used free")
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -37,6 +39,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     corrupt_once: set[str] = set()
     garbage: set[str] = set()
     requests: list[str] = []
+    ranges: list[tuple[str, int]] = []  # (file, first byte) of each request for the rest
 
     def log_message(self, *args):  # keep test output clean
         pass
@@ -44,6 +47,15 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def do_GET(self):
         name = self.path.rsplit("/", 1)[-1]
         type(self).requests.append(name)
+        ranged = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        if ranged and name not in self.garbage | self.corrupt_once | self.cut_once:
+            type(self).ranges.append((name, int(ranged[1])))
+            body = (Path(self.directory) / name).read_bytes()[int(ranged[1]):]
+            self.send_response(206)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if name in self.garbage:
             body = b"<html>rate limit exceeded</html>"
         elif name in self.corrupt_once:
@@ -77,7 +89,7 @@ def server(tmp_path):
         tmp_path / "release", captions, {"train": names[:4], "val": names[4:5], "test": names[5:]}
     )
     Handler.cut_once, Handler.corrupt_once, Handler.garbage = set(), set(), set()
-    Handler.requests = []
+    Handler.requests, Handler.ranges = [], []
     Handler.directory_of = str(folder)
     httpd = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(Handler, directory=str(folder))
@@ -111,21 +123,53 @@ def test_load_dataset_downloads_when_asked(tmp_path, server, monkeypatch):
     assert ds.captions == captions
 
 
-def test_interrupted_download_is_not_kept_and_resumes(tmp_path, server):
+def test_an_interrupted_download_resumes_where_it_stopped(tmp_path, server):
     url, captions = server
     Handler.cut_once = {"Flickr8k_text.zip"}
     root = tmp_path / "flickr8k"
-    with pytest.raises(
-        DatasetError, match="(?s)Could not download .*Flickr8k_text.zip.*run the same"
-    ):
+    with pytest.raises(DatasetError, match="(?s)Could not download .*Flickr8k_text.zip "
+                       r"\(cut short after .* bytes\).*run the same.*the next run fetches only"):
         download_flickr8k(root, base_url=url, expected_images=N_IMAGES)
-    assert not (root / "downloads" / "Flickr8k_text.zip").exists()
+    part = root / "downloads" / "Flickr8k_text.zip.part"
+    assert not (root / "downloads" / "Flickr8k_text.zip").exists() and part.is_file()
     assert not (root / ".flickr8k-complete").exists()
+    half = part.stat().st_size
 
     download_flickr8k(root, base_url=url, expected_images=N_IMAGES)
-    # the images zip, finished the first time, is not fetched again
+    # the images zip, finished the first time, is not fetched again; the text zip's rest only
     assert Handler.requests.count("Flickr8k_Dataset.zip") == 1
+    assert Handler.ranges == [("Flickr8k_text.zip", half)]
+    assert not part.exists()
     assert load_dataset("flickr8k", root=root).captions == captions
+
+
+def test_a_server_that_ignores_the_range_sends_it_all_again(tmp_path, server):
+    url, captions = server
+    downloads = tmp_path / "f" / "downloads"
+    downloads.mkdir(parents=True)
+    (downloads / "Flickr8k_text.zip.part").write_bytes(b"PK\x03\x04 the start")
+    original = Handler.do_GET
+
+    def no_ranges(self):
+        del self.headers["Range"]
+        original(self)
+
+    Handler.do_GET = no_ranges
+    try:
+        root = download_flickr8k(tmp_path / "f", base_url=url, expected_images=N_IMAGES)
+    finally:
+        Handler.do_GET = original
+    assert load_dataset("flickr8k", root=root).captions == captions
+
+
+def test_not_enough_disk_space_stops_before_any_download(tmp_path, server, monkeypatch):
+    url, _ = server
+    monkeypatch.setattr(download_module.shutil, "disk_usage",
+                        lambda path: shutil_usage(total=10**9, used=10**9 - 1000, free=1000))
+    with pytest.raises(DatasetError, match=r"Not enough disk space in .*f: .* need about "
+                       r"0\.0 GB, and 0\.0 GB are free there\. Nothing was downloaded"):
+        download_flickr8k(tmp_path / "f", base_url=url, expected_images=N_IMAGES)
+    assert Handler.requests == []
 
 
 def test_truncated_zip_left_by_a_killed_process_is_fetched_again(tmp_path, server):
@@ -158,9 +202,9 @@ def test_a_member_with_a_bad_crc_is_fetched_again_before_anything_is_unpacked(
     unpacked = []
     original = download_module._extract_zip
 
-    def extract(archive, target):
+    def extract(archive, target, *members):
         unpacked.append(archive.read_bytes())
-        original(archive, target)
+        original(archive, target, *members)
 
     monkeypatch.setattr(download_module, "_extract_zip", extract)
     root = download_flickr8k(tmp_path / "f", base_url=url, expected_images=N_IMAGES)
@@ -178,7 +222,7 @@ def test_a_local_disk_error_keeps_the_zip_and_says_what_to_do(
     not fetched again, and the message names the file and what to do."""
     url, _ = server
     if problem == "full disk":  # while unpacking
-        def fail(archive, target):
+        def fail(archive, target, *members):
             raise OSError(errno.ENOSPC, "No space left on device")
 
         monkeypatch.setattr(download_module, "_extract_zip", fail)
@@ -201,15 +245,16 @@ def test_a_local_disk_error_keeps_the_zip_and_says_what_to_do(
     assert Handler.requests == ["Flickr8k_Dataset.zip"]  # not fetched again
 
 
-def test_a_full_disk_while_downloading_is_not_blamed_on_the_internet(tmp_path, monkeypatch):
-    def full_disk(**kwargs):
+def test_a_full_disk_while_downloading_is_not_blamed_on_the_internet(tmp_path, server,
+                                                                     monkeypatch):
+    def full_disk(*args):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("keras.utils.get_file", full_disk)
+    monkeypatch.setattr(download_module, "_save", full_disk)
     with pytest.raises(DatasetError) as err:
-        download_flickr8k(tmp_path / "f", base_url="http://127.0.0.1:9", expected_images=1)
+        download_flickr8k(tmp_path / "f", base_url=server[0], expected_images=1)
     message = str(err.value)
-    assert "Flickr8k_Dataset.zip: No space left on device" in message
+    assert "Flickr8k_Dataset.zip.part: No space left on device" in message
     assert "Free some disk space" in message and "internet" not in message
 
 
