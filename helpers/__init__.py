@@ -34,6 +34,8 @@ Images and features (notebook 02)
   * :mod:`helpers.pretraining` - pretraining ``shapes-vgg`` on the labelled scenes
   * :mod:`helpers.feature_cache` - the feature cache on disk: memory-mapped, resumable
   * :mod:`helpers.features`  - building an encoder, extracting its features into the cache
+  * :mod:`helpers.sharding`  - extraction in shards, across processes or machines, merged
+    into one cache (docs/scaling.md)
 
 Text and models
   * :mod:`helpers.text`      - caption cleaning, word counts, the vocabulary (notebooks 01, 03)

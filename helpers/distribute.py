@@ -179,3 +179,30 @@ def logical_cpus(count: int) -> None:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
+
+
+def replicated(step, strategy=None):
+    """``step`` (a batch in, a tensor or a list of tensors out) run on every replica of
+    ``strategy``, each on its own consecutive slice of the batch, the outputs gathered back
+    in the batch's order (feature extraction on several devices, :mod:`helpers.features`).
+
+    Without a strategy, or with one replica, it is ``step`` itself.
+    """
+    if strategy is None or replicas(strategy) == 1:
+        return step
+
+    def run(batch):
+        n = replicas(strategy)
+        size = -(-int(batch.shape[0]) // n)  # the last replica may get fewer, or none
+
+        def my_slice(context):
+            first = context.replica_id_in_sync_group * size
+            return batch[first:first + size]
+
+        outputs = strategy.run(step, args=(strategy.experimental_distribute_values_from_function(
+            my_slice),))
+        if isinstance(outputs, (list, tuple)):
+            return [strategy.gather(out, axis=0) for out in outputs]
+        return strategy.gather(outputs, axis=0)
+
+    return run

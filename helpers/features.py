@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.costs import cost_note
+from helpers.distribute import replicated
 from helpers.encoders import ENCODERS, EncoderChoice, EncoderSpec
 from helpers.feature_cache import FeatureCache, FeatureCacheError, write_json
 from helpers.images import IMAGE_SIZE, VGG_MEAN_BGR, image_batches
@@ -253,6 +254,7 @@ def extract_features(
     batch_size: int = 32,
     progress: bool = True,
     stop_after_batches: int | None = None,
+    strategy=None,
 ) -> FeatureCache:
     """Compute (or resume, or reuse) the feature cache of every image of ``dataset``.
 
@@ -261,7 +263,10 @@ def extract_features(
     stops early, as an interruption would (used by the tests and notebook 02).
     ``choice`` is the encoder, as for :func:`build_encoder`: a ``shapes-vgg``
     must be pretrained first (:func:`helpers.pretraining.pretrain`), else
-    :class:`helpers.shapes_vgg.NotPretrainedError` says how.
+    :class:`helpers.shapes_vgg.NotPretrainedError` says how. ``strategy`` (a
+    ``tf.distribute.Strategy``, :func:`helpers.distribute.make_strategy`) splits
+    each batch between its devices; :mod:`helpers.sharding` splits the images
+    between processes or machines.
     """
     from tqdm import tqdm  # a text bar: a saved or exported notebook shows it finished
 
@@ -325,8 +330,10 @@ def extract_features(
 
     import tensorflow as tf
 
-    network = build_encoder(choice, grid=grid)
-    run = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
+    with (strategy or tf.distribute.get_strategy()).scope():  # weights on every device
+        network = build_encoder(choice, grid=grid)
+    run = replicated(tf.function(lambda x: network(x, training=False), reduce_retracing=True),
+                     strategy)
     fc2 = np.load(folder / "fc2.npy", mmap_mode="r+")
     grids = np.load(folder / f"{layer_names.grid}.npy", mmap_mode="r+") if grid else None
     # Only the unfinished batches go through the pipeline, in their original groups.

@@ -71,6 +71,12 @@ def test_mixed_precision_trains_to_the_float32_loss_with_a_float32_softmax(runs,
         assert _close(mixed[key][-1], one[key][-1]), (key, mixed[key], one[key])
 
 
+def test_a_batch_split_between_two_devices_gives_the_same_features_in_order(runs):
+    split = runs["extraction"]
+    assert split["replicas"] == 2 and split["shapes"] == [[5, 4], [5, 16, 16, 4]]
+    assert split["largest_difference"] < 1e-5
+
+
 def test_the_learning_rate_scales_with_the_replicas():
     assert scaled_learning_rate(1) == 1e-3  # one device: the series' own rate
     assert scaled_learning_rate(8) == pytest.approx(8e-3)

@@ -18,6 +18,7 @@ from helpers.features import (
     extract_features,
 )
 from helpers.images import ImageLoadError, load_image, preprocess, read_rgb
+from helpers.sharding import _shard, extract_shard, merge_shards, shard_names
 from tests.fixtures import write_jpeg
 
 VGG16 = encoder_spec("vgg16")
@@ -269,3 +270,36 @@ def test_extraction_prints_the_note_before_the_bar(tmp_path, monkeypatch, capsys
                               batch_size=2, progress=True, stop_after_batches=1)
     printed = capsys.readouterr().out
     assert printed.startswith(f"NOTE vgg16 features {len(dataset.captions)}\n")  # then the bar
+
+
+# Extraction in shards (helpers.sharding): disjoint parts, each resumable, merged into one
+# cache equal to an extraction in one go.
+
+def test_shards_are_disjoint_consecutive_and_cover_every_image():
+    names = [f"img{i:02d}.jpg" for i in range(11)][::-1]
+    parts = [shard_names(names, k, 3) for k in range(3)]
+    assert sum(parts, []) == sorted(names) and [len(p) for p in parts] == [3, 4, 4]
+    with pytest.raises(ValueError, match="shard 4 of 3 does not exist"):
+        shard_names(names, 3, 3)
+    assert _shard("2/4") == (1, 4)
+
+
+def test_merged_shards_equal_one_extraction_and_serve_as_the_run_cache(
+        full_cache, small_world, tmp_path):
+    options = {"grid": True, "batch_size": 4, "progress": False}
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):  # the corrupt image's shard
+        parts = [extract_shard(small_world, tmp_path, RANDOM, k, 2, **options) for k in (1, 0)]
+    with pytest.raises(FeatureCacheError, match="not finished"):
+        merge_shards(small_world, tmp_path, 3)
+    assert sorted(len(p.names) for p in parts) == [5, 5]
+    merged = merge_shards(small_world, tmp_path, 2)
+    assert merged.complete and merged.folder == tmp_path / "features"
+    assert merged.names == full_cache.names and merged.failed == full_cache.failed
+    names = full_cache.available
+    np.testing.assert_allclose(merged.get(names), full_cache.get(names), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(merged.get(names, GRID_LAYER), full_cache.get(names, GRID_LAYER),
+                               rtol=1e-2, atol=1e-2)  # float16 on disk
+    before = (tmp_path / "features" / "meta.json").read_text()
+    again = extract_features(small_world, tmp_path, RANDOM, **options)  # taken as it is
+    assert again.complete and (tmp_path / "features" / "meta.json").read_text() == before
+    assert merge_shards(small_world, tmp_path, 2).folder == merged.folder  # merged before
