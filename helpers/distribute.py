@@ -26,6 +26,7 @@ TensorFlow is imported inside the functions: choosing a setting needs none.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,12 +104,19 @@ def scaled_learning_rate(n_replicas: int, base: float = BASE_LEARNING_RATE) -> f
     return base * n_replicas
 
 
-def cpu_has_bfloat16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
-    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX; Linux only).
+NO_BFLOAT16_ISAS = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")
+"""``ONEDNN_MAX_CPU_ISA`` values that keep oneDNN (TensorFlow's CPU kernels) below bfloat16."""
 
-    TensorFlow runs bfloat16 on any CPU, but without these instructions it is
-    emulated, and slower than float32.
+
+def cpu_has_bfloat16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Whether TensorFlow can compute in bfloat16 on this CPU (Linux only): the CPU has
+    AVX512-BF16 or AMX, and ``ONEDNN_MAX_CPU_ISA`` does not hide them.
+
+    Without them TensorFlow's oneDNN kernels cannot run bfloat16 at all (they
+    stop the process), so ``mixed`` precision is for CPUs that have them.
     """
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper() in NO_BFLOAT16_ISAS:
+        return False
     try:
         flags = Path(cpuinfo).read_text()
     except OSError:
@@ -130,7 +138,7 @@ def precision_policy(precision: str = "float32", kind: str | None = None) -> str
     ``mixed`` means ``mixed_float16`` on a GPU (its tensor cores; Keras scales
     the loss so small float16 gradients do not vanish), ``mixed_bfloat16`` on a
     TPU or a CPU with bfloat16 instructions (the range of float32, no loss
-    scaling needed). Asked of a CPU without them it says why it cannot help.
+    scaling needed). Asked of a CPU without them it says why it cannot.
     """
     if check_precision(precision) == "float32":
         return "float32"
@@ -140,8 +148,9 @@ def precision_policy(precision: str = "float32", kind: str | None = None) -> str
     if kind == "tpu" or cpu_has_bfloat16():
         return "mixed_bfloat16"
     raise ValueError("CAPTION_PRECISION=mixed: this machine has no GPU, no TPU and a CPU "
-                     "without bfloat16 instructions, where 16-bit arithmetic is emulated and "
-                     "slower than float32. Keep CAPTION_PRECISION=float32 here.")
+                     "without bfloat16 instructions (AVX512-BF16 or AMX; or ONEDNN_MAX_CPU_ISA "
+                     "hides them), on which TensorFlow cannot compute in 16 bits. Keep "
+                     "CAPTION_PRECISION=float32 here.")
 
 
 @contextmanager

@@ -7,8 +7,9 @@ device's loss, after training that brings the loss down from ln(vocabulary)
 (about 3.4) to about 0.6. The two replicas see the same captions in the same
 order from the same weights; what differs is each replica's own dropout masks
 and its own mean over its real words (docs/scaling.md), which is why the runs
-agree closely but not exactly (a sweep of ONEDNN_MAX_CPU_ISA SSE41, AVX2 and
-the default gave differences of at most 4%).
+agree closely but not exactly (docs/scaling.md gives the differences a sweep of
+ONEDNN_MAX_CPU_ISA found). Mixed precision is tested where the CPU computes in
+bfloat16, and skipped elsewhere.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def _close(a: float, b: float) -> bool:
 def test_two_replicas_train_to_the_loss_of_one_device(runs, kind):
     one, two = runs[f"{kind}-none"], runs[f"{kind}-mirrored"]
     assert (one["replicas"], two["replicas"]) == (1, 2)
-    assert one["loss"][-1] < 0.5 * one["initial_loss"], "the small model should learn"
+    # a third of the loss at least goes (a sweep of seeds: it ends at 0.2-0.45 of its start)
+    assert one["loss"][-1] < 2 / 3 * one["initial_loss"], "the small model should learn"
     for key in ("loss", "val_loss"):
         assert _close(two[key][-1], one[key][-1]), (key, two[key], one[key])
 
@@ -65,6 +67,8 @@ def test_a_mirrored_run_resumes_from_its_checkpoint(runs, kind):
 @pytest.mark.parametrize("kind", ["merge", "attention"])
 def test_mixed_precision_trains_to_the_float32_loss_with_a_float32_softmax(runs, kind):
     one, mixed = runs[f"{kind}-none"], runs[f"{kind}-mixed"]
+    if "skipped" in mixed:
+        pytest.skip("this CPU has no bfloat16 instructions (or ONEDNN_MAX_CPU_ISA hides them)")
     assert mixed["compute_dtype"] == "bfloat16" and mixed["output_dtype"] == "float32"
     assert one["compute_dtype"] == "float32"
     for key in ("loss", "val_loss"):
@@ -93,8 +97,12 @@ def test_the_precision_follows_the_device(tmp_path, monkeypatch):
     without.write_text("flags\t\t: fpu sse2 avx2\n")
     assert cpu_has_bfloat16(with_bf16) and not cpu_has_bfloat16(without)
     assert not cpu_has_bfloat16(tmp_path / "absent")  # not Linux: no claim
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # oneDNN kept below bfloat16
+    assert not cpu_has_bfloat16(with_bf16)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert cpu_has_bfloat16(with_bf16)
     monkeypatch.setattr(distribute, "cpu_has_bfloat16", lambda: False)
-    with pytest.raises(ValueError, match="emulated and slower.*CAPTION_PRECISION=float32"):
+    with pytest.raises(ValueError, match="cannot compute in 16 bits.*CAPTION_PRECISION=float32"):
         precision_policy("mixed", kind="cpu")
     monkeypatch.setattr(distribute, "cpu_has_bfloat16", lambda: True)
     assert precision_policy("mixed", kind="cpu") == "mixed_bfloat16"
