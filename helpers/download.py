@@ -181,6 +181,8 @@ def _fetch(zip_name: str, base_url: str, downloads: Path, force: bool,
     try:
         downloads.mkdir(parents=True, exist_ok=True)
         have = part.stat().st_size if part.is_file() else 0
+        print(f"Downloading data from {url}" + (f", resuming after {have:,} bytes" if have
+                                                 else ""), flush=True)
         request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
         try:
             response = urllib.request.urlopen(request, timeout=60)

@@ -29,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.data import load_dataset
 from helpers.feature_cache import FeatureCache, FeatureCacheError, write_json
 from helpers.features import extract_features
+from helpers.settings import get_settings
 
 
 def shard_names(names: list[str], index: int, count: int) -> list[str]:
@@ -147,9 +149,6 @@ def _shard(text: str) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m helpers.sharding extract --shard K/N`` or ``merge --shards N``."""
-    from helpers.data import load_dataset
-    from helpers.settings import get_settings
-
     parser = argparse.ArgumentParser(prog="python -m helpers.sharding",
                                      description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
