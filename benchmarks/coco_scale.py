@@ -16,8 +16,8 @@ its peak memory (``VmHWM``) is its own, each writing a JSON file into
 ``captions``
     A synthetic ``dataset_coco.json`` at COCO's published counts: 123,287
     images in Karpathy's split (113,287 train with ``restval``, 5,000 val, 5,000
-    test) and 616,767 captions, the words drawn from a Zipf law over a large
-    lexicon; its vocabulary at the series' ``min_count`` is reported.
+    test) and 616,767 captions, the words drawn from a Zipf law over 10,000
+    made-up words (the ``epoch`` stage reports the vocabulary it gives).
 ``epoch``
     The merge model on that caption file, with random stand-in ``fc2``
     features for all 123,287 images held in memory, as
@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -94,6 +95,7 @@ def measure_extraction(folder: Path, images: int, batch_size: int = 32) -> dict:
     drawing = time.perf_counter() - started
     dataset = load_dataset("coco", root=root)
     run_dir = folder / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)  # a cache of an earlier run would take no time
     started = time.perf_counter()
     cache = extract_features(dataset, run_dir, choose_encoder("vgg16", "none"), grid=True,
                              batch_size=batch_size, progress=True)
@@ -213,7 +215,8 @@ def report(results: dict) -> list[str]:
     if "captions" in results:
         c = results["captions"]
         lines += [f"captions: {c['images']:,} images, {c['captions']:,} captions, "
-                  f"{c['words']:,} words, dataset_coco.json {c['file_mb']:.0f} MB"]
+                  f"{c['words']:,} words, dataset_coco.json {c['file_mb']:.0f} MB, written in "
+                  f"{c.get('seconds', float('nan')):.0f} s (peak {c.get('peak_gb', 0):.1f} GB)"]
     if "epoch" in results:
         t = results["epoch"]
         lines += [f"merge epoch: {t['train_captions']:,} training captions, "
@@ -236,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     folder = args.folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
     if args.stage == "all":
         results = {"extract": _child("extract", folder, ["--images", str(args.images)]),
                    "captions": _child("captions", folder, []),
@@ -248,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         result = synthetic_captions(folder / "captions" / "dataset_coco.json")
     else:
         result = measure_epoch(folder, args.fraction)
+    result["seconds"] = time.perf_counter() - started
+    result["peak_gb"] = _peak_gb()
     (folder / f"{args.stage}.json").write_text(json.dumps(result, indent=1))
     print("\n".join(report({args.stage: result})), flush=True)
     return 0

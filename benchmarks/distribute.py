@@ -10,7 +10,8 @@ operation):
 * ``MirroredStrategy`` over two logical CPU devices: 32 captions on each, a
   global batch of 64 (:func:`helpers.distribute.logical_cpus`). Both share
   the same cores, so this measures what mirroring costs, not what a second
-  GPU gains;
+  GPU gains. On a machine with GPUs it mirrors them instead, and the report
+  names the devices and the policy each way used;
 * one device, ``mixed_bfloat16``, where the CPU has bfloat16 instructions.
 
 Words/s is read from the second epoch (the first one compiles), over a part
@@ -50,6 +51,7 @@ def _measure(strategy: str, precision: str, devices: int) -> dict:
         result = fit(model, vocab, train, val, run_dir, epochs=2, verbose=0)
     seconds = result.history[1]["seconds"]
     return {"words_per_second": train.num_words / seconds, "replicas": chosen.num_replicas_in_sync,
+            "devices": list(chosen.extended.worker_devices),
             "policy": model.get_layer("lstm").dtype_policy.name, "vocab": len(vocab),
             "words": train.num_words, "source": source}
 
@@ -78,7 +80,7 @@ def report(results: dict[str, dict]) -> list[str]:
             continue
         lines.append(f"{name:42} {r['words_per_second']:8,.0f} words/s "
                      f"({r['words_per_second'] / base['words_per_second']:.2f}x one device; "
-                     f"{r['replicas']} replica(s), {r['policy']})")
+                     f"{r['replicas']} replica(s) on {', '.join(r['devices'])}, {r['policy']})")
     return lines
 
 

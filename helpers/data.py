@@ -16,10 +16,11 @@ counted in ``dataset.report``, and a warning says so.
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 from pathlib import Path
 
-from helpers.dataset import CaptionDataset, DatasetNotFoundError, check_split
+from helpers.dataset import CaptionDataset, DatasetError, DatasetNotFoundError, check_split
 from helpers.download import download_flickr8k
 from helpers.layouts import (
     FLICKR8K_IMAGE_DIRS,
@@ -40,6 +41,8 @@ def dataset_missing(settings: Settings) -> bool:
         return not (settings.dataset_dir / "shapes_world.json").exists()
     if settings.dataset == "flickr8k":
         return detect_layout(settings.dataset_dir) is None
+    if settings.dataset in SOURCES:  # complete only when every archive is unpacked
+        return not (settings.dataset_dir / SOURCES[settings.dataset].marker).exists()
     return not settings.dataset_dir.exists()
 
 
@@ -93,8 +96,8 @@ def load_dataset(
         dataset = read_official_layout(root, split=split, name="shapes")
     elif split == "karpathy":
         json_path = root / f"dataset_{name}.json"
-        if not json_path.is_file() and download and name in SOURCES:
-            download_dataset(name, root)
+        if download and name in SOURCES and not (root / SOURCES[name].marker).exists():
+            download_dataset(name, root)  # resumes a cut download; a copy made by hand passes
         if not json_path.is_file():
             raise DatasetNotFoundError(how_to_get(name, root))
         image_dirs = [*FLICKR8K_IMAGE_DIRS, "Images", f"{name}_images", f"{name}-images",
@@ -143,10 +146,15 @@ def main(argv: list[str] | None = None) -> int:
                        help="which dataset (default: flickr8k)")
     args = parser.parse_args(argv)
     root = args.root or get_settings(dataset=args.dataset).dataset_dir
-    if args.dataset == "flickr8k":
-        print(load_dataset("flickr8k", root=download_flickr8k(root)))
-    else:
-        print(load_dataset(args.dataset, root=download_dataset(args.dataset, root)))
+    try:
+        if args.dataset == "flickr8k":
+            root = download_flickr8k(root)
+        else:
+            root = download_dataset(args.dataset, root)
+    except DatasetError as err:  # what to do, without a traceback
+        print(err, file=sys.stderr)
+        return 1
+    print(load_dataset(args.dataset, root=root))
     return 0
 
 

@@ -59,7 +59,6 @@ def check_precision(name: str) -> str:
     return value
 
 
-@functools.cache
 def make_strategy(name: str = "none"):
     """The ``tf.distribute.Strategy`` a setting names, made once per process.
 
@@ -72,6 +71,16 @@ def make_strategy(name: str = "none"):
     import tensorflow as tf
 
     name = check_strategy(name)
+    if name == "none":  # the default: one device, nothing distributed
+        return tf.distribute.get_strategy()
+    return _made_once(name)
+
+
+@functools.cache
+def _made_once(name: str):
+    """A distributed strategy, made once per process (a TPU is connected once)."""
+    import tensorflow as tf
+
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "tpu":
@@ -79,9 +88,7 @@ def make_strategy(name: str = "none"):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()  # the default: one device, nothing distributed
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def replicas(strategy=None) -> int:

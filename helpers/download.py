@@ -19,6 +19,7 @@ import errno
 import hashlib
 import http.client
 import shutil
+import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -97,13 +98,14 @@ def _disk_error(path: Path, err: OSError, doing: str, folder: Path) -> DatasetEr
         free = ""
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
         advice = f"Free some disk space in {folder}{free}"
-        if path.is_file():
+        if path.is_file() and path.suffix != ".part":
             advice += f": unpacking needs about {path.stat().st_size / 1e9:.1f} GB, the zip's size"
     elif isinstance(err, PermissionError) or err.errno == errno.EROFS:
         advice = f"Make {folder} writable (check its permissions) or choose another folder"
     else:
         advice = f"Check the disk that holds {folder}{free}"
-    kept = ": the zip is kept" if path.is_file() else ""
+    kept = ((": what came is kept" if path.suffix == ".part" else ": the zip is kept")
+            if path.is_file() else "")
     return DatasetError(
         f"Could not {doing} {path}: {err.strerror or err}. This is a problem of the local "
         f"disk, not of the download{kept}. {advice}, then run the same command again."
@@ -176,8 +178,21 @@ def _fetch(zip_name: str, base_url: str, downloads: Path, force: bool,
     if force:
         target.unlink(missing_ok=True)
         part.unlink(missing_ok=True)
-    if target.is_file():
-        return target
+    if not target.is_file():
+        _download(url, part, downloads)
+        part.replace(target)
+    if digest and (actual := _sha256(target)) != digest.lower():  # a zip put there by hand too
+        raise _DamagedZip(f"its SHA-256 is {actual}, not the {digest} set for it")
+    return target
+
+
+_NETWORK_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError,
+                   http.client.HTTPException, _CutShort)
+"""What goes wrong on the network's side; any other ``OSError`` is the local disk's."""
+
+
+def _download(url: str, part: Path, downloads: Path) -> None:
+    """Fetch ``url`` into ``part``, or only its rest when ``part`` holds its start."""
     try:
         downloads.mkdir(parents=True, exist_ok=True)
         have = part.stat().st_size if part.is_file() else 0
@@ -189,6 +204,7 @@ def _fetch(zip_name: str, base_url: str, downloads: Path, force: bool,
         except urllib.error.HTTPError as err:
             if err.code != 416 or not have:  # 416: nothing after what we have, it is all here
                 raise
+            err.close()
             response = None
         if response is not None:
             with response:
@@ -197,26 +213,25 @@ def _fetch(zip_name: str, base_url: str, downloads: Path, force: bool,
                 length = response.headers.get("Content-Length")
                 total = have + int(length) if length is not None else None
                 with part.open("ab" if have else "wb") as out:
-                    _save(response, out, have, total, zip_name)
+                    _save(response, out, have, total, part.name.removesuffix(".part"))
             if total is not None and part.stat().st_size < total:
                 raise _CutShort(f"cut short after {part.stat().st_size:,} of {total:,} bytes")
-        part.replace(target)
-    except (PermissionError, OSError) as err:
-        if isinstance(err, urllib.error.URLError) or not (
-            isinstance(err, PermissionError)
-            or err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
-        ):
-            raise _offline(url, err, downloads, part) from None
-        raise _disk_error(part, err, "write", downloads) from err
-    except (_CutShort, http.client.HTTPException) as err:
+    except _NETWORK_ERRORS as err:
         raise _offline(url, err, downloads, part) from None
-    if digest and (actual := _sha256(target)) != digest.lower():
-        raise _DamagedZip(f"its SHA-256 is {actual}, not the {digest} set for it")
-    return target
+    except ValueError as err:  # not a URL: a mistyped mirror, say
+        raise DatasetError(f"Could not download {url}: {err}. Check the address.") from None
+    except OSError as err:
+        raise _disk_error(part, err, "write", downloads) from err
 
 
 def _offline(url: str, err: Exception, downloads: Path, part: Path) -> DatasetError:
     """The message for a download that failed on the network's side: why, and what to do."""
+    if isinstance(err, urllib.error.HTTPError) and err.code in (403, 404, 410):
+        return DatasetError(
+            f"Could not download {url} (HTTP {err.code} {err.reason}): the server has no such "
+            "file, or no longer lets anyone have it. The address may have moved: look for the "
+            f"dataset's current address, or put the archive into {downloads} yourself, or use "
+            f"{SHAPES_INSTEAD}.")
     if isinstance(err, urllib.error.HTTPError):
         why = f"HTTP {err.code} {err.reason}"
     elif isinstance(err, urllib.error.URLError):
@@ -245,11 +260,21 @@ class Archive:
     size: int | None = None  # bytes, checked where set
 
 
+class _KeepHead(urllib.request.HTTPRedirectHandler):
+    """urllib turns a redirected ``HEAD`` into a ``GET`` (GitHub's releases redirect): keep it."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and req.get_method() == "HEAD":
+            new.method = "HEAD"
+        return new
+
+
 def _remote_size(archive: Archive) -> int | None:
     """The size the server gives for an archive (an HTTP ``HEAD``), or None when it says none."""
     try:
         request = urllib.request.Request(f"{archive.base_url}/{archive.name}", method="HEAD")
-        with urllib.request.urlopen(request, timeout=20) as response:
+        with urllib.request.build_opener(_KeepHead).open(request, timeout=20) as response:
             length = response.headers.get("Content-Length")
             return int(length) if length else None
     except (OSError, ValueError, http.client.HTTPException):
@@ -286,6 +311,9 @@ def fetch_and_unpack(root: Path, archives: list[Archive], table: str = "") -> No
     dataset. A damaged archive is deleted and fetched once more; a disk error keeps it."""
     downloads = root / "downloads"
     for item in archives:
+        unpacked = root / f".unpacked-{item.name}"  # not in downloads/: Drive keeps that folder
+        if unpacked.exists() and (downloads / item.name).is_file():
+            continue  # a rerun after a later archive failed: not checked and unpacked again
         for attempt in (1, 2):
             archive = downloads / item.name
             try:
@@ -294,16 +322,22 @@ def fetch_and_unpack(root: Path, archives: list[Archive], table: str = "") -> No
                                      item.sha256)
                 check_zip(archive, item.size)
                 _extract_zip(archive, root, item.members)
+                unpacked.write_text("ok\n")
                 break
             except _DamagedZip as err:
+                if item.base_url is None:  # the learner's own copy: kept aside, not deleted
+                    archive.replace(archive.with_name(archive.name + ".damaged"))
+                    raise DatasetError(
+                        f"{archive} is damaged ({err}); it was renamed {archive.name}.damaged. "
+                        "Get it again from where you got it and put it in "
+                        f"{downloads}.") from err
                 archive.unlink(missing_ok=True)
-                if attempt == 2 or item.base_url is None:
-                    where = (f"from {item.base_url}/{item.name}" if item.base_url
-                             else "from where you got it")
+                if attempt == 2:
                     raise DatasetError(
                         f"{archive} is damaged ({err}), even after downloading it again, so "
                         "it was deleted. The server may be sending an error page: download it "
-                        f"in a browser {where} and put it in {downloads}."
+                        f"in a browser from {item.base_url}/{item.name} and put it in "
+                        f"{downloads}."
                         + (f" Check the digest or size set for it in {table} too."
                            if table and (item.sha256 or item.size) else "")) from err
             except OSError as err:  # the local disk, not the zip: keep it

@@ -94,6 +94,10 @@ _GETTING = {
     "flickr8k": "No Flickr8k in the data folder: downloading it (about 1 GB, a few minutes; "
                 "notebook 01 does this).",
     "shapes": "No shapes world in the data folder: drawing it (seconds; notebook 01 does this).",
+    "coco": "No COCO in the data folder: downloading it (about 19 GB and hours; its terms and "
+            "the disk space come first; docs/scaling.md).",
+    "flickr30k": "No Flickr30k in the data folder: getting its split file and unpacking the "
+                 "images you requested (docs/scaling.md).",
 }
 
 

@@ -48,7 +48,12 @@ def save_trained(model: keras.Model, vocab: Vocabulary, run_dir: str | Path, **i
 
 
 def load_trained(run_dir: str | Path) -> tuple[keras.Model, Vocabulary, dict]:
-    """The best model of a run, its vocabulary and what made it (``model.json``)."""
+    """The best model of a run, its vocabulary and what made it (``model.json``).
+
+    A model trained in mixed precision (docs/scaling.md) computes in float32
+    once loaded: its weights are float32 already, and float32 runs on every
+    CPU, where 16-bit arithmetic may not (:func:`in_float32`).
+    """
     run_dir = Path(run_dir)
     path = run_dir / MODEL_FILE
     if not path.exists():
@@ -60,9 +65,18 @@ def load_trained(run_dir: str | Path) -> tuple[keras.Model, Vocabulary, dict]:
     except (FileNotFoundError, json.JSONDecodeError, KeyError) as err:
         raise VocabularyError(f"{run_dir / MODEL_META} is missing or damaged ({err}); "
                               "train again (notebook 05)") from None
-    model = keras.models.load_model(path)
+    model = in_float32(keras.models.load_model(path))
     check_vocabulary(model, vocab, where=str(path))
     return model, vocab, meta
+
+
+def in_float32(model: keras.Model) -> keras.Model:
+    """``model`` with every layer that computes in 16 bits (a mixed precision policy) switched
+    to float32, in place; the weights, float32 under any policy, are not touched."""
+    for layer in model._flatten_layers(include_self=False):  # nested layers too
+        if layer.dtype_policy.name.startswith("mixed"):
+            layer.dtype_policy = "float32"
+    return model
 
 
 def read_history(run_dir: str | Path) -> list[dict]:

@@ -15,9 +15,11 @@ notebook takes it as it is. From a shell, with the run's settings
 (``CAPTION_DATASET`` and the others)::
 
     python -m helpers.sharding extract --shard 1/4 --grid     # on each machine: 1/4 ... 4/4
-    python -m helpers.sharding merge --shards 4 --grid        # once, when all are done
+    python -m helpers.sharding merge --shards 4               # once, when all are done
 
-An interrupted shard resumes where it stopped when it is started again.
+An interrupted shard resumes where it stopped when it is started again. Every
+process must see the same dataset (the same images): the shards are cut from
+the sorted list of its images, and the merge checks that they add up to it.
 """
 
 from __future__ import annotations

@@ -16,12 +16,14 @@ coco`` does it from a shell; docs/scaling.md says what they cost.
   publisher to those who accept their terms (a form), so there is no public
   address to fetch them from. Put the zip you were given into
   ``data/flickr30k/downloads/`` as ``flickr30k-images.zip`` (its images in a
-  ``flickr30k-images/`` folder) and the same command checks and unpacks it.
+  ``flickr30k-images/`` folder; a ``.tar.gz`` repacked: ``tar xzf`` it, then
+  ``zip -qr flickr30k-images.zip flickr30k-images``) and the same command
+  checks and unpacks it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from helpers.dataset import DatasetError
@@ -92,12 +94,15 @@ def download_dataset(name: str, root: str | Path, base_urls: dict[str, str] | No
     every archive is unpacked and the images are all there.
     """
     source = SOURCES[name]
-    archives = [Archive(a.name, (base_urls or {}).get(a.name, a.base_url), a.said, a.members)
+    archives = [replace(a, base_url=(base_urls or {}).get(a.name, a.base_url))
                 for a in source.archives]
     expected = expected_images or source.images
     root = Path(root).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     if (root / source.marker).exists():
+        return root
+    if (root / f"dataset_{name}.json").is_file() and _count(root, source) == expected:
+        (root / source.marker).write_text("ok\n")  # unpacked by hand: nothing to fetch
         return root
     downloads = root / "downloads"
     for archive in archives:
@@ -115,10 +120,17 @@ def download_dataset(name: str, root: str | Path, base_urls: dict[str, str] | No
               "unpacking.", flush=True)
         check_disk_space(root, missing, source.later)
     fetch_and_unpack(root, archives)
-    found = sum(len(list_images(root / d)) for d in source.image_dirs if (root / d).is_dir())
+    found = _count(root, source)
     if found != expected:
         raise DatasetError(
-            f"Expected {expected:,} images in {root} ({', '.join(source.image_dirs)}), found "
-            f"{found:,}. Delete {downloads} and download again.")
+            f"Expected {expected:,} images in {root} ({' or '.join(source.image_dirs)}), found "
+            f"{found:,}: an archive holds fewer than the release. Check the archives in "
+            f"{downloads}; delete the one at fault (and its .unpacked- mark in {root}) and run "
+            "the same command again: it fetches only what is missing.")
     (root / source.marker).write_text("ok\n")
     return root
+
+
+def _count(root: Path, source: Source) -> int:
+    """The images unpacked in ``root``'s image folders."""
+    return sum(len(list_images(root / d)) for d in source.image_dirs if (root / d).is_dir())

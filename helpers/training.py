@@ -179,12 +179,14 @@ def feature_stats(cache, train_names: list[str], choice: EncoderChoice,
 
 
 def _signature(model: keras.Model, vocab: Vocabulary, train: CaptionData, info: dict,
-               seed: int) -> str:
-    """What a resumable run must share with the current one: model shape, words, data, encoder
-    and seed."""
+               seed: int, scale: dict) -> str:
+    """What a resumable run must share with the current one: model shape, words, data, encoder,
+    seed, and (beyond one device in float32, ``scale``) the global batch, rate and precision."""
     parts = [json.dumps(count_parameters(model)), "\n".join(vocab.words),
              str(len(train)), str(train.num_words), str(info.get("dataset")),
              f"encoder {info.get('encoder')}", str(info.get("encoder_weights")), f"seed {seed}"]
+    if scale:  # absent on one device in float32: the runs made before it resume as they were
+        parts.append(json.dumps(scale, sort_keys=True))
     if is_attention_model(model):  # the penalty changes training but not the parameter count
         config = model.get_layer("attention_lstm").get_config()
         parts.append(json.dumps({k: config[k] for k in ("units", "attention_dim", "penalty")}))
@@ -301,7 +303,15 @@ def fit(
     run_dir = Path(run_dir)
     checkpoints = run_dir / CHECKPOINTS
     state_path = checkpoints / "state.json"
-    signature = _signature(model, vocab, train, info or {}, seed)
+    strategy = model.distribute_strategy  # the one the model was built under, if any
+    n_replicas = replicas(strategy)
+    global_batch = batch_size * n_replicas
+    rate = learning_rate or scaled_learning_rate(n_replicas)
+    precision = model.dtype_policy.name
+    scale = {key: value for key, value, usual in (
+        ("replicas", n_replicas, 1), ("learning_rate", rate, scaled_learning_rate(1)),
+        ("precision", precision, "float32")) if value != usual}
+    signature = _signature(model, vocab, train, info or {}, seed, scale)
     state = json.loads(state_path.read_text()) if resume and state_path.exists() else {}
     if state.get("signature") != signature:  # another run, or none: start afresh
         shutil.rmtree(checkpoints, ignore_errors=True)
@@ -315,18 +325,13 @@ def fit(
         _write_history(run_dir, before)
     resumed_from = len(before)
 
-    strategy = model.distribute_strategy  # the one the model was built under, if any
-    n_replicas = replicas(strategy)
-    global_batch = batch_size * n_replicas
     with strategy.scope():
-        model.compile(optimizer=keras.optimizers.Adam(
-            learning_rate or scaled_learning_rate(n_replicas)), loss=masked_loss())
+        model.compile(optimizer=keras.optimizers.Adam(rate), loss=masked_loss())
     early = _EarlyStopping(patience, before) if patience else None
     best = min((row["val_loss"] for row in before), default=None)
     callbacks = [_EpochSeconds(),
                  _BestModel(run_dir, vocab, {"epochs": epochs, "batch_size": global_batch,
-                                             **({"replicas": n_replicas} if n_replicas > 1 else {}),
-                                             **(info or {})}, best),
+                                             **scale, **(info or {})}, best),
                  *([early] if early else []),
                  _History(run_dir / HISTORY_FILE, append=True),
                  keras.callbacks.BackupAndRestore(checkpoints, double_checkpoint=True,

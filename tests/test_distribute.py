@@ -73,6 +73,10 @@ def test_mixed_precision_trains_to_the_float32_loss_with_a_float32_softmax(runs,
     assert one["compute_dtype"] == "float32"
     for key in ("loss", "val_loss"):
         assert _close(mixed[key][-1], one[key][-1]), (key, mixed[key], one[key])
+    # saved with its 16-bit layers, the model computes in float32 once loaded, as closely
+    assert "bfloat16" in mixed["saved_dtypes"]
+    assert not [d for d in mixed["loaded_dtypes"] if "16" in d], mixed["loaded_dtypes"]
+    assert mixed["loaded_difference"] < 0.05  # probabilities: bfloat16 rounds at 1 in 256
 
 
 def test_a_batch_split_between_two_devices_gives_the_same_features_in_order(runs):

@@ -130,10 +130,53 @@ def test_flickr30k_images_are_requested_then_unpacked_by_the_same_command(tmp_pa
     assert Handler.requests == ["caption_datasets.zip"]
 
 
-def test_a_damaged_flickr30k_zip_says_where_it_came_from(tmp_path, served):
+def test_a_damaged_flickr30k_zip_is_kept_aside_and_says_where_it_came_from(tmp_path, served):
     downloads = tmp_path / "f" / "downloads"
     downloads.mkdir(parents=True)
     (downloads / "flickr30k-images.zip").write_bytes(b"PK\x03\x04 half a zip")
-    with pytest.raises(DatasetError, match="is damaged .* so it was deleted.* from where you got"):
+    with pytest.raises(DatasetError, match="is damaged .*renamed flickr30k-images.zip.damaged"
+                       ".* from where you got it"):
         download_dataset("flickr30k", tmp_path / "f", served, expected_images=3)
     assert not (downloads / "flickr30k-images.zip").exists()
+    assert (downloads / "flickr30k-images.zip.damaged").is_file()  # the learner's copy: kept
+
+
+def test_load_dataset_resumes_a_cut_download_after_the_split_file_came(tmp_path, served,
+                                                                        monkeypatch):
+    """The split file is unpacked first: a cut images zip must not leave a 'found' dataset."""
+    monkeypatch.setattr(download_dataset, "__defaults__", (served, 5))
+    Handler.cut_once = {"val2014.zip"}
+    with pytest.raises(DatasetError, match="val2014.zip \\(cut short"):
+        load_dataset("coco", root=tmp_path / "coco", download=True)
+    assert (tmp_path / "coco" / "dataset_coco.json").is_file()
+    unpacked = []
+    original = download_module._extract_zip
+    monkeypatch.setattr(download_module, "_extract_zip",
+                        lambda archive, *rest: unpacked.append(archive.name) or original(
+                            archive, *rest))
+    ds = load_dataset("coco", root=tmp_path / "coco", download=True)
+    assert [len(ds.splits[s]) for s in ("train", "val", "test")] == [3, 1, 1]
+    assert unpacked == ["val2014.zip"]  # what was unpacked before is not unpacked again
+    assert [name for name, _ in Handler.ranges] == ["val2014.zip"]
+
+
+def test_a_copy_unpacked_by_hand_is_taken_without_a_download(tmp_path, served):
+    root = download_dataset("coco", tmp_path / "first", served, expected_images=5)
+    Handler.requests = []
+    (root / ".coco-complete").unlink()
+    for mark in root.glob(".unpacked-*"):
+        mark.unlink()
+    assert download_dataset("coco", root, served, expected_images=5) == root
+    assert Handler.requests == [] and (root / ".coco-complete").exists()
+
+
+def test_a_missing_file_on_the_server_says_the_address_may_have_moved(tmp_path, served):
+    moved = dict(served, **{"train2014.zip": served["train2014.zip"] + "/gone"})
+    with pytest.raises(DatasetError, match="HTTP 404 .*The address may have moved"):
+        download_dataset("coco", tmp_path / "coco", moved, expected_images=5)
+
+
+def test_the_command_line_says_what_to_do_without_a_traceback(tmp_path, capsys):
+    assert main(["download", "--dataset", "flickr30k", str(tmp_path / "f30k")]) == 1
+    said = capsys.readouterr()
+    assert "no public address: request them at" in said.err and "Traceback" not in said.err

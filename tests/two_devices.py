@@ -87,6 +87,20 @@ def train(kind: str, how: str, folder: Path) -> dict:
         row["resumed_from"] = result.resumed_from
     row["loss"] = [h["loss"] for h in result.history]
     row["val_loss"] = [h["val_loss"] for h in result.history]
+    if how == "mixed":  # saved in 16 bits, loaded to compute in float32 (helpers.runs)
+        import keras
+        import numpy as np
+
+        from helpers.runs import MODEL_FILE, load_trained
+
+        loaded, _, _ = load_trained(run_dir)
+        as_saved = keras.models.load_model(run_dir / MODEL_FILE)  # its layers in bfloat16
+        row["saved_dtypes"] = sorted({x.compute_dtype for x in as_saved._flatten_layers()})
+        row["loaded_dtypes"] = sorted({x.compute_dtype for x in loaded._flatten_layers()})
+        inputs = [train_data.features[:4],
+                  np.array(train_data.sequences[0][None, :-1]).repeat(4, 0)]
+        row["loaded_difference"] = float(np.abs(np.asarray(loaded(inputs))
+                                                - np.asarray(as_saved(inputs))).max())
     return row
 
 
