@@ -41,22 +41,23 @@ BASE_LEARNING_RATE = 1e-3
 """Adam's learning rate for one replica's batch (Keras' default, the series' own)."""
 
 
+def _one_of(name: str, choices: tuple[str, ...], setting: str) -> str:
+    """``name`` in lower case when it is one of ``choices``, else a ``ValueError`` listing them."""
+    value = str(name).strip().lower()
+    if value not in choices:
+        raise ValueError(f"CAPTION_{setting.upper()}={name!r} is not a {setting}; choose one of "
+                         f"{', '.join(choices)} (docs/scaling.md)")
+    return value
+
+
 def check_strategy(name: str) -> str:
     """``name`` as a strategy of :data:`STRATEGIES`, or a ``ValueError`` that lists them."""
-    value = str(name).strip().lower()
-    if value not in STRATEGIES:
-        raise ValueError(f"CAPTION_STRATEGY={name!r} is not a strategy; choose one of "
-                         f"{', '.join(STRATEGIES)} (docs/scaling.md)")
-    return value
+    return _one_of(name, STRATEGIES, "strategy")
 
 
 def check_precision(name: str) -> str:
     """``name`` as a precision of :data:`PRECISIONS`, or a ``ValueError`` that lists them."""
-    value = str(name).strip().lower()
-    if value not in PRECISIONS:
-        raise ValueError(f"CAPTION_PRECISION={name!r} is not a precision; choose "
-                         f"{' or '.join(PRECISIONS)} (docs/scaling.md)")
-    return value
+    return _one_of(name, PRECISIONS, "precision")
 
 
 def make_strategy(name: str = "none"):

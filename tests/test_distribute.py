@@ -122,5 +122,5 @@ def test_the_settings_check_strategy_and_precision(monkeypatch):
     assert settings.dataset == "shapes"  # the other settings still work
     with pytest.raises(ValueError, match="'mirored' is not a strategy; choose one of none, mirr"):
         _ = settings.strategy
-    with pytest.raises(ValueError, match="'half' is not a precision; choose float32 or mixed"):
+    with pytest.raises(ValueError, match="'half' is not a precision; choose one of float32, mixed"):
         _ = settings.precision
