@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         help="download and unpack a dataset (Flickr8k: about 1 GB), checked before it is "
              "unpacked",
         description="Download a dataset's archives (resuming a cut download), check them and "
-                    "unpack them. COCO is about 19 GB; Flickr30k's images must be requested "
+                    "unpack them. COCO is about 20 GB; Flickr30k's images must be requested "
                     "first (docs/scaling.md).",
     )
     fetch.add_argument(

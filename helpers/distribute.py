@@ -85,11 +85,20 @@ def _made_once(name: str):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        except ValueError:  # a TPU VM (Colab's TPU runtime) names its own TPU "local"
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def extraction_strategy(settings):
+    """The strategy feature extraction splits its batches with: the run's ``CAPTION_STRATEGY``
+    (``None`` for ``none``: one device, as the series extracts)."""
+    return None if settings.strategy == "none" else make_strategy(settings.strategy)
 
 
 def replicas(strategy=None) -> int:

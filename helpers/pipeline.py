@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 
 from helpers.data import dataset_missing, load_dataset
-from helpers.distribute import training_scope
+from helpers.distribute import extraction_strategy, training_scope
 from helpers.download import FLICKR8K_ZIPS
 from helpers.encoders import encoder_spec
 from helpers.feature_cache import FeatureCache
@@ -94,7 +94,7 @@ _GETTING = {
     "flickr8k": "No Flickr8k in the data folder: downloading it (about 1 GB, a few minutes; "
                 "notebook 01 does this).",
     "shapes": "No shapes world in the data folder: drawing it (seconds; notebook 01 does this).",
-    "coco": "No COCO in the data folder: downloading it (about 19 GB and hours; its terms and "
+    "coco": "No COCO in the data folder: downloading it (about 20 GB and hours; its terms and "
             "the disk space come first; docs/scaling.md).",
     "flickr30k": "No Flickr30k in the data folder: getting its split file and unpacking the "
                  "images you requested (docs/scaling.md).",
@@ -150,7 +150,7 @@ def prepare(settings, progress: bool = True, grid: bool = False) -> PreparedRun:
         pretrain(settings.data_dir, settings.encoder, progress=progress)  # once made: instant
     # reuses a matching cache at once, rebuilds a stale one, resumes an interrupted one
     cache = extract_features(dataset, run_dir, settings.encoder_choice, grid=grid,
-                             progress=progress)
+                             progress=progress, strategy=extraction_strategy(settings))
     save_encoder_with(run_dir, settings)  # the run folder captions without the data folder
     path = run_dir / "vocab.json"
     if path.exists():

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.data import load_dataset
+from helpers.distribute import extraction_strategy
 from helpers.feature_cache import FeatureCache, FeatureCacheError, write_json
 from helpers.features import extract_features
 from helpers.settings import get_settings
@@ -166,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "extract":
         index, count = args.shard
         cache = extract_shard(dataset, settings.run_dir, settings.encoder_choice, index, count,
-                              grid=args.grid, batch_size=args.batch_size)
+                              grid=args.grid, batch_size=args.batch_size,
+                              strategy=extraction_strategy(settings))
     else:
         cache = merge_shards(dataset, settings.run_dir, args.shards)
     print(f"{cache.folder}: {len(cache.names):,} images, complete: {cache.complete}")

@@ -9,7 +9,7 @@ unpacked, a clear message offline. ``python -m helpers.data download --dataset
 coco`` does it from a shell; docs/scaling.md says what they cost.
 
 * **COCO 2014**: its train and val image zips from cocodataset.org, and the
-  split file. The images are 19 GB of zips (estimate: cocodataset.org's
+  split file. The images are about 20 GB of zips (estimate: cocodataset.org's
   listing), as much again unpacked, and the conv grid of 123,287 images is
   about 25 GB more (docs/scaling.md): more than a free Google Drive holds.
 * **Flickr30k**: the split file is public; the images are given by their
@@ -64,8 +64,8 @@ SOURCES = {
     "coco": Source(
         "coco",
         (_split_file("coco"),
-         Archive("train2014.zip", COCO_URL, "about 13 GB (estimate)"),
-         Archive("val2014.zip", COCO_URL, "about 6 GB (estimate)")),
+         Archive("train2014.zip", COCO_URL, "about 13.5 GB (estimate)"),
+         Archive("val2014.zip", COCO_URL, "about 6.6 GB (estimate)")),
         ("train2014", "val2014"), 123_287,
         "COCO's annotations are CC BY 4.0 (the COCO Consortium); each image keeps the licence "
         "its Flickr author gave it, listed in COCO's annotation files, and COCO's terms of use "

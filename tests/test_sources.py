@@ -81,7 +81,7 @@ def served(tmp_path):
 def test_coco_is_downloaded_checked_and_unpacked_in_karpathys_split(tmp_path, served, capsys):
     root = download_dataset("coco", tmp_path / "coco", served, expected_images=5)
     said = capsys.readouterr().out
-    assert "CC BY 4.0" in said and "train2014.zip (about 13 GB (estimate))" in said
+    assert "CC BY 4.0" in said and "train2014.zip (about 13.5 GB (estimate))" in said
     assert sorted(p.name for p in root.glob("dataset_*.json")) == ["dataset_coco.json"]
     ds = load_dataset("coco", root=root)
     assert [len(ds.splits[s]) for s in ("train", "val", "test")] == [3, 1, 1]  # restval trains
