@@ -204,12 +204,14 @@ class AttentionLSTM(layers.Layer):
         super().__init__(**kwargs)
         self.units, self.attention_dim, self.penalty = units, attention_dim, penalty
         self.seed, seeds = seed, _Seeds(seed)  # its initial weights
-        self.grid_keys = seeds.dense(attention_dim, name="grid_keys")  # W_a, once per image
-        self.state_query = seeds.dense(attention_dim, use_bias=False, name="state_query")  # W_h
-        self.score = seeds.dense(1, use_bias=False, name="score")  # v
+        same = {"dtype": self.dtype_policy}  # its parts compute as it does (mixed precision)
+        self.grid_keys = seeds.dense(attention_dim, name="grid_keys", **same)  # W_a, per image
+        self.state_query = seeds.dense(attention_dim, use_bias=False, name="state_query",
+                                       **same)  # W_h
+        self.score = seeds.dense(1, use_bias=False, name="score", **same)  # v
         self.cell = layers.LSTMCell(units, kernel_initializer=seeds.glorot(),
                                     recurrent_initializer=seeds.orthogonal(),
-                                    seed=seeds.number(), name="cell")
+                                    seed=seeds.number(), name="cell", **same)
 
     def build(self, embedded_shape, tokens_shape, grid_shape, h_shape, c_shape):
         self.grid_keys.build(grid_shape)

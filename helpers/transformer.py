@@ -73,19 +73,20 @@ class DecoderBlock(layers.Layer):
         self.dim, self.heads, self.ff_dim, self.dropout, self.seed = (
             dim, heads, ff_dim, dropout, seed)
         seeds = _Seeds(seed)
+        same = {"dtype": self.dtype_policy}  # its parts compute as it does (mixed precision)
 
         def attention(name):
             return layers.MultiHeadAttention(heads, key_dim=dim // heads, dropout=dropout,
                                              kernel_initializer=seeds.glorot(),
-                                             seed=seeds.number(), name=name)
+                                             seed=seeds.number(), name=name, **same)
 
         self.self_attention = attention("self_attention")
         self.cross_attention = attention("cross_attention")
-        self.feed_forward = seeds.dense(ff_dim, activation="relu", name="feed_forward")
-        self.back = seeds.dense(dim, name="back_to_dim")
-        self.norms = [layers.LayerNormalization(epsilon=1e-5, name=f"norm_{i}")
+        self.feed_forward = seeds.dense(ff_dim, activation="relu", name="feed_forward", **same)
+        self.back = seeds.dense(dim, name="back_to_dim", **same)
+        self.norms = [layers.LayerNormalization(epsilon=1e-5, name=f"norm_{i}", **same)
                       for i in (1, 2, 3)]
-        self.drop = layers.Dropout(dropout, seed=seeds.number(), name="dropout")
+        self.drop = layers.Dropout(dropout, seed=seeds.number(), name="dropout", **same)
 
     def build(self, words_shape, memory_shape, tokens_shape):
         self.self_attention.build(words_shape, words_shape)
