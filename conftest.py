@@ -29,3 +29,12 @@ os.environ.setdefault("CAPTION_RUN_DIR", str(ROOT / "runs" / "ci" / run_name(
 # depends on their length: notebook 02 probes 100 images rather than 400, notebook 08 trains
 # its attention model 8 epochs; the models it trains are marked "quick" in model.json
 os.environ.setdefault(QUICK_VARIABLE, "1")
+
+
+def pytest_collection_finish(session):
+    """Start the two-device training runs in the background when tests/test_distribute.py is
+    among the tests: they take half a minute in a process of their own."""
+    if any(item.nodeid.startswith("tests/test_distribute.py") for item in session.items):
+        from tests.test_distribute import start_runs
+
+        start_runs()

@@ -8,8 +8,9 @@ initial weights on the same captions in the same order:
 
 * ``none``: one device, a batch of 16 captions;
 * ``mirrored``: ``MirroredStrategy`` over the two devices, 8 captions each (the
-  same global batch of 16, the same learning rate), stopped after two epochs
-  and resumed from its checkpoint for the third, as after an interruption;
+  same global batch of 16, the same learning rate); the merge model's run is
+  stopped after two epochs and resumed from its checkpoint for the third, as
+  after an interruption;
 * ``mixed``: one device in ``mixed_bfloat16``, where the CPU has bfloat16
   instructions (elsewhere oneDNN cannot run it, and the run is skipped).
 
@@ -73,14 +74,15 @@ def train(kind: str, how: str, folder: Path) -> dict:
     per_replica = 16 // chosen.num_replicas_in_sync
     options = {"batch_size": per_replica, "learning_rate": 1e-3, "verbose": 0}
     run_dir = folder / f"{kind}-{how}"
-    # the mirrored run stops after two epochs and resumes, as after an interruption
-    first = EPOCHS - 1 if how == "mirrored" else EPOCHS
+    # the mirrored merge run stops after two epochs and resumes, as after an interruption
+    resumes = how == "mirrored" and kind == "merge"
+    first = EPOCHS - 1 if resumes else EPOCHS
     result = fit(model, vocab, train_data, val_data, run_dir, epochs=first, **options)
     row = {"replicas": chosen.num_replicas_in_sync,
            "compute_dtype": model.get_layer("embedding").compute_dtype,
            "output_dtype": model.get_layer("next_word").compute_dtype,
            "initial_loss": math.log(len(vocab)), "resumed_from": 0}
-    if how == "mirrored":  # a new process would build the model again, so here too
+    if resumes:  # a new process would build the model again, so here too
         with training_scope(strategy):
             model = _model(kind, vocab)
         result = fit(model, vocab, train_data, val_data, run_dir, epochs=EPOCHS, **options)
