@@ -103,7 +103,7 @@ def measure_extraction(folder: Path, images: int, batch_size: int = 32) -> dict:
     disk = sum(p.stat().st_size for p in cache.folder.glob("*.npy"))
     scale = COCO_IMAGES / len(cache.names)
     return {"images": len(cache.names), "drawing_s": drawing, "extraction_s": seconds,
-            "images_per_s": len(cache.names) / seconds, "peak_gb": _peak_gb(),
+            "images_per_s": len(cache.names) / seconds,
             "cache_gb": disk / 1e9, "coco_hours": seconds * scale / 3600,
             "coco_cache_gb": disk * scale / 1e9, "batch_size": batch_size}
 
@@ -194,7 +194,7 @@ def measure_epoch(folder: Path, fraction: float, seed: int = 0) -> dict:
             "vocab": len(vocab), "max_length": vocab.max_length, "fraction": fraction,
             "loading_s": loading, "trained_s": seconds,
             "words_per_s": result.words_per_second, "epoch_min": seconds / fraction / 60,
-            "peak_gb": _peak_gb(), "loss": result.history[-1]["loss"]}
+            "loss": result.history[-1]["loss"]}
 
 
 def _child(stage: str, folder: Path, args: list[str]) -> dict:
